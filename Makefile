@@ -1,0 +1,59 @@
+# One task runner for people and CI. `make demo` and `make test` do all set-up themselves.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INDEX ?= data/index
+CORPUS ?= data/corpus
+
+# Nothing may be fetched from a model hub, ever.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_HUB_DISABLE_TELEMETRY := 1
+export GRADIO_ANALYTICS_ENABLED := False
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: setup browser demo ingest ui test lint typecheck pytest bench eval clean
+
+setup: $(VENV)/.installed
+
+# torch is pinned to the CPU build that lies on disk; a bare `torch` would pull CUDA.
+$(VENV)/.installed: pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+# Debian's Chromium drives the browser tests (Playwright's own download is not reachable).
+browser:
+	@test -x /usr/bin/chromium || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+ingest: setup
+	$(BIN)/rag ingest $(CORPUS) --index $(INDEX)
+
+demo: ingest
+	$(BIN)/rag info --index $(INDEX)
+
+lint: setup
+	$(BIN)/ruff check rag ingest ui evals tests
+	$(BIN)/ruff format --check rag ingest ui evals tests
+
+# mypy cannot follow setuptools' package-dir mapping, so it checks a link tree laid out
+# the way the package installs (rag/, rag/ingest, rag/ui, rag/evals).
+typecheck: setup
+	rm -rf build/typecheck && mkdir -p build/typecheck
+	cp -rs "$(CURDIR)/rag" build/typecheck/rag
+	for p in ingest ui evals; do ln -s "$(CURDIR)/$$p" build/typecheck/rag/$$p; done
+	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml -p rag
+
+pytest: setup browser
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf build $(INDEX) artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Turn files into cleaned, segmented, chunked articles."""
