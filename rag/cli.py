@@ -1,0 +1,188 @@
+"""The `rag` command. Thin: parse flags, resolve settings, call the library, print.
+
+Library exceptions (rag.errors.RagError) become a one-line message and exit code 1
+(2 for unusable input such as an empty question); a user never sees a traceback for a
+foreseeable problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from rag.config import Settings, load_settings
+from rag.errors import ConfigError, InvalidQuestionError, RagError
+
+if TYPE_CHECKING:
+    from rag.ingest.pipeline import IngestReport
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _add_index(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--index", help="index directory (default: $RAG_INDEX or data/index)")
+
+
+def _add_embed(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--embed-model",
+        help="sentence-transformers model id or local path "
+        "(default: $RAG_EMBED_MODEL or the bundled multilingual-e5-small)",
+    )
+
+
+def _add_llm(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--llm-model", help="chat model name (default: $RAG_LLM_MODEL)")
+    p.add_argument("--base-url", help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL)")
+    p.add_argument("--api-key", help="API key (default: $OPENAI_API_KEY)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rag", description="Question answering over Chinese news with verified citations."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="add files or directories to an index")
+    p.add_argument("paths", nargs="+", help=".txt .md .html .pdf .docx files or directories")
+    _add_index(p)
+    _add_embed(p)
+    p.add_argument("--prune", action="store_true", help="remove files not among the inputs")
+    p.add_argument("--rebuild", action="store_true", help="re-process every file from scratch")
+    p.add_argument("--max-chars", type=int, help="chunk size in non-space characters")
+    p.add_argument("--overlap", type=int, help="sentences repeated between adjacent chunks")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_cmd_ingest)
+
+    p = sub.add_parser("info", help="show what an index holds")
+    _add_index(p)
+    p.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    p.set_defaults(handler=_cmd_info)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(
+        index=getattr(args, "index", None),
+        embed_model=getattr(args, "embed_model", None),
+        llm_model=getattr(args, "llm_model", None),
+        base_url=getattr(args, "base_url", None),
+        api_key=getattr(args, "api_key", None),
+    )
+
+
+def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.embed import SentenceTransformerEmbedder
+    from rag.ingest.chunk import ChunkParams
+    from rag.ingest.pipeline import ingest
+
+    defaults = ChunkParams()
+    params = ChunkParams(
+        max_chars=args.max_chars or defaults.max_chars,
+        overlap=defaults.overlap if args.overlap is None else args.overlap,
+    )
+    bar = None if args.quiet else _progress_bar()
+    report = ingest(
+        args.paths,
+        settings.index,
+        SentenceTransformerEmbedder(settings.embed),
+        params,
+        prune=args.prune,
+        rebuild=args.rebuild,
+        progress=bar,
+    )
+    if bar is not None:
+        bar.close()
+    print(_ingest_summary(report))
+    return 0
+
+
+class _TqdmProgress:
+    """Adapts tqdm to the pipeline's (done, total) callback; shows chunks/s."""
+
+    def __init__(self) -> None:
+        self._bar = None
+
+    def __call__(self, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if self._bar is None:
+            if total == 0:
+                return
+            self._bar = tqdm(total=total, unit="chunk", desc="embedding", file=sys.stderr)
+        self._bar.update(done - self._bar.n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _progress_bar() -> _TqdmProgress:
+    return _TqdmProgress()
+
+
+def _ingest_summary(report: IngestReport) -> str:
+    lines = [
+        f"index: {report.index}",
+        f"files: {report.files} in index  (added {len(report.added)}, updated "
+        f"{len(report.updated)}, unchanged {len(report.unchanged)}, removed "
+        f"{len(report.removed)})",
+        f"articles: {report.articles}   chunks: {report.chunks}   embedded now: "
+        f"{report.chunks_embedded}   duplicate chunks skipped: {report.duplicate_chunks}",
+        f"time: {report.seconds:.1f} s  ({report.chunks_per_second:.1f} chunks/s overall, "
+        f"embedding {report.embed_seconds:.1f} s)",
+    ]
+    if report.skipped:
+        lines.append(f"skipped {len(report.skipped)}:")
+        lines += [f"  {s.source}: {s.reason}" for s in report.skipped]
+    return "\n".join(lines)
+
+
+def _cmd_info(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.index import read_manifest
+
+    manifest = read_manifest(settings.index)
+    if args.json:
+        print(manifest.to_json())
+        return 0
+    files = manifest.files
+    print(f"index: {settings.index}  (format {manifest.format_version}, updated {manifest.updated})")
+    print(f"embedding model: {manifest.embed_model}  checksum {manifest.embed_checksum}")
+    print(f"  dim {manifest.dim}, prompts {manifest.query_prompt!r} / {manifest.passage_prompt!r}")
+    print(f"chunker: {json.dumps(manifest.chunker)}   keyword: {manifest.keyword_tokenizer}")
+    print(f"files: {len(files)}   articles: {sum(f.articles for f in files.values())}   "
+          f"chunks: {manifest.n_chunks}")
+    for source, rec in sorted(files.items()):
+        print(f"  {source}  {rec.articles} articles, {rec.chunks} chunks, {rec.encoding}, "
+              f"sha256 {rec.sha256[:12]}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    handler: Handler = args.handler
+    try:
+        return handler(args, _settings(args))
+    except (InvalidQuestionError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Settings, resolved once at the edge (CLI, UI, `ask()`), then passed down as plain values.
+
+Environment variables (all optional):
+
+| variable            | meaning                                              | default                         |
+|---------------------|------------------------------------------------------|---------------------------------|
+| RAG_INDEX           | index directory                                      | data/index                      |
+| RAG_CACHE_DIR       | where the bundled model is materialised              | $XDG_CACHE_HOME/zhejiang-news-rag |
+| RAG_EMBED_MODEL     | sentence-transformers model id or local path         | bundled:multilingual-e5-small   |
+| RAG_QUERY_PROMPT    | text put before queries (overrides the model's own)  | the model's "query" prompt      |
+| RAG_PASSAGE_PROMPT  | text put before passages                             | the model's "passage" prompt    |
+| OPENAI_API_KEY      | its presence means an LLM is configured              | (none: extractive answers)      |
+| OPENAI_BASE_URL     | any OpenAI-compatible endpoint                       | the openai client's default     |
+| RAG_LLM_MODEL       | chat model name                                      | gpt-4o-mini                     |
+| RAG_LLM_TIMEOUT     | seconds without progress before the LLM call fails   | 30                              |
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from rag.errors import ConfigError
+from rag.llm import LLMConfig
+
+DEFAULT_EMBED_MODEL = "bundled:multilingual-e5-small"
+DEFAULT_LLM_MODEL = "gpt-4o-mini"
+APP_NAME = "zhejiang-news-rag"
+
+
+@dataclass(frozen=True)
+class EmbedSettings:
+    model: str = DEFAULT_EMBED_MODEL
+    cache_dir: Path = Path.home() / ".cache" / APP_NAME
+    query_prompt: str | None = None  # None: use the model's own prompt
+    passage_prompt: str | None = None
+    batch_size: int = 32
+
+
+@dataclass(frozen=True)
+class Settings:
+    index: Path = Path("data/index")
+    embed: EmbedSettings = field(default_factory=EmbedSettings)
+    llm: LLMConfig | None = None
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def default_cache_dir(env: Mapping[str, str]) -> Path:
+    if env.get("RAG_CACHE_DIR"):
+        return Path(env["RAG_CACHE_DIR"]).expanduser()
+    xdg = env.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / APP_NAME
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {raw}")
+    return value
+
+
+def llm_from_env(
+    env: Mapping[str, str],
+    *,
+    model: str | None = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
+) -> LLMConfig | None:
+    """An LLMConfig when an API key is given (flag or OPENAI_API_KEY), else None."""
+    key = api_key or env.get("OPENAI_API_KEY")
+    if not key:
+        return None
+    return LLMConfig(
+        model=model or env.get("RAG_LLM_MODEL") or DEFAULT_LLM_MODEL,
+        base_url=base_url or env.get("OPENAI_BASE_URL") or None,
+        api_key=key,
+        timeout=_float(env, "RAG_LLM_TIMEOUT", 30.0),
+    )
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None,
+    *,
+    index: str | Path | None = None,
+    embed_model: str | None = None,
+    llm_model: str | None = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
+) -> Settings:
+    """Build Settings from the environment, with explicit arguments (CLI flags) winning."""
+    env = os.environ if env is None else env
+    embed = EmbedSettings(
+        model=embed_model or env.get("RAG_EMBED_MODEL") or DEFAULT_EMBED_MODEL,
+        cache_dir=default_cache_dir(env),
+        query_prompt=env.get("RAG_QUERY_PROMPT"),
+        passage_prompt=env.get("RAG_PASSAGE_PROMPT"),
+    )
+    return Settings(
+        index=Path(index or env.get("RAG_INDEX") or "data/index").expanduser(),
+        embed=embed,
+        llm=llm_from_env(env, model=llm_model, base_url=base_url, api_key=api_key),
+    )

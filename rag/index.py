@@ -1,0 +1,288 @@
+"""The on-disk index: one directory, committed atomically through its manifest.
+
+Layout::
+
+    INDEX/
+      manifest.json        the commit point: format version, model, parameters, files,
+                           and the name + checksums of the data directory below
+      data-<id>/
+        vectors.faiss      normalised embeddings, inner product (exact search)
+        keyword.npz        BM25 term counts (see rag.keyword)
+        vocab.json
+        chunks.jsonl       one chunk per line, same order as the vectors
+        documents.jsonl    the original decoded text of every file (for citations)
+
+A writer builds a fresh `data-<id>/` next to the current one, then replaces
+`manifest.json` with `os.replace` (atomic on POSIX). A crash at any moment leaves the
+old manifest pointing at the old, untouched data directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from rag.keyword import TOKENIZER_NAME, KeywordIndex
+from rag.types import ArticleMeta, Chunk
+
+if TYPE_CHECKING:
+    import faiss
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    sha256: str
+    encoding: str
+    articles: int
+    chunks: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    embed_model: str
+    embed_checksum: str
+    dim: int
+    query_prompt: str
+    passage_prompt: str
+    chunker: dict[str, Any]
+    files: dict[str, FileRecord]
+    data_dir: str = ""
+    checksums: dict[str, str] = field(default_factory=dict)
+    n_chunks: int = 0
+    keyword_tokenizer: str = TOKENIZER_NAME
+    format_version: int = FORMAT_VERSION
+    updated: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, indent=2)
+
+    @classmethod
+    def from_json(cls, raw: str) -> Manifest:
+        data = json.loads(raw)
+        data["files"] = {k: FileRecord(**v) for k, v in data.get("files", {}).items()}
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    source: str
+    sha256: str
+    encoding: str
+    text: str
+
+
+def chunk_id(chunk: Chunk) -> str:
+    return f"{chunk.source}:{chunk.start}-{chunk.end}"
+
+
+def _chunk_to_json(chunk: Chunk) -> str:
+    record = asdict(chunk)
+    record["id"] = chunk_id(chunk)
+    return json.dumps(record, ensure_ascii=False)
+
+
+def _chunk_from_json(line: str) -> Chunk:
+    d = json.loads(line)
+    d.pop("id", None)
+    d["sentences"] = tuple(tuple(s) for s in d["sentences"])
+    d["meta"] = ArticleMeta(**d["meta"])
+    return Chunk(**d)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_manifest(path: Path) -> Manifest:
+    file = path / MANIFEST
+    if not file.is_file():
+        raise IndexNotFoundError(
+            f"no index at {path} (missing {MANIFEST}). Build one with: rag ingest DOCS --index {path}"
+        )
+    try:
+        manifest = Manifest.from_json(file.read_text("utf-8"))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise IndexCorruptError(
+            f"{file} is unreadable ({exc}). Rebuild: rm -r {path} && rag ingest DOCS --index {path}"
+        ) from exc
+    if manifest.format_version != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"index {path} has format version {manifest.format_version}; this version of rag "
+            f"reads {FORMAT_VERSION}. Rebuild it: rm -r {path} && rag ingest DOCS --index {path}"
+        )
+    return manifest
+
+
+class Index:
+    """A loaded index: chunks, their vectors and the keyword index, read-only."""
+
+    def __init__(self, path: Path, manifest: Manifest) -> None:
+        self.path = path
+        self.manifest = manifest
+        self.data = path / manifest.data_dir
+        self._verify()
+        self.chunks = self._read_chunks()
+        self.vectors = self._read_vectors()
+        self.keyword = KeywordIndex.load(self.data)
+        self.documents = self._read_documents()
+        if self.vectors.ntotal != len(self.chunks) or len(self.keyword) != len(self.chunks):
+            raise self._corrupt("vector, keyword and chunk counts disagree")
+
+    @classmethod
+    def load(cls, path: str | Path) -> Index:
+        path = Path(path)
+        for attempt in range(3):
+            manifest = read_manifest(path)
+            try:
+                return cls(path, manifest)
+            except FileNotFoundError:
+                # A writer committed and removed the old data between our two reads.
+                if attempt == 2:
+                    raise
+                time.sleep(0.05)
+        raise AssertionError("unreachable")
+
+    def check_model(self, model_id: str, checksum: str) -> None:
+        m = self.manifest
+        if m.embed_model != model_id or m.embed_checksum != checksum:
+            raise IndexMismatchError(
+                f"index {self.path} was built with embedding model {m.embed_model!r} "
+                f"(checksum {m.embed_checksum}), but {model_id!r} (checksum {checksum}) is "
+                f"configured. Use the same model (RAG_EMBED_MODEL) or rebuild: "
+                f"rm -r {self.path} && rag ingest DOCS --index {self.path}"
+            )
+
+    def _corrupt(self, what: str) -> IndexCorruptError:
+        return IndexCorruptError(
+            f"index {self.path} is corrupt: {what}. Rebuild it: "
+            f"rm -r {self.path} && rag ingest DOCS --index {self.path}"
+        )
+
+    def _verify(self) -> None:
+        for name, expected in self.manifest.checksums.items():
+            file = self.data / name
+            if not file.is_file():
+                raise FileNotFoundError(file) if not self.data.is_dir() else self._corrupt(
+                    f"{name} is missing"
+                )
+            if _sha256(file) != expected:
+                raise self._corrupt(f"{name} does not match its checksum")
+
+    def _read_chunks(self) -> list[Chunk]:
+        with (self.data / "chunks.jsonl").open(encoding="utf-8") as fh:
+            try:
+                return [_chunk_from_json(line) for line in fh if line.strip()]
+            except (ValueError, TypeError, KeyError) as exc:
+                raise self._corrupt(f"chunks.jsonl: {exc}") from exc
+
+    def _read_vectors(self) -> faiss.Index:
+        import faiss
+
+        try:
+            return faiss.read_index(str(self.data / "vectors.faiss"))
+        except RuntimeError as exc:
+            raise self._corrupt(f"vectors.faiss: {exc}") from exc
+
+    def _read_documents(self) -> dict[str, StoredDocument]:
+        docs: dict[str, StoredDocument] = {}
+        with (self.data / "documents.jsonl").open(encoding="utf-8") as fh:
+            for line in fh:
+                doc = StoredDocument(**json.loads(line))
+                docs[doc.source] = doc
+        return docs
+
+    def all_vectors(self) -> np.ndarray:
+        return self.vectors.reconstruct_n(0, self.vectors.ntotal)
+
+
+@contextlib.contextmanager
+def write_lock(path: Path) -> Iterator[None]:
+    """One writer at a time per index directory."""
+    path.mkdir(parents=True, exist_ok=True)
+    with (path / ".lock").open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_index(
+    path: Path,
+    manifest: Manifest,
+    chunks: Sequence[Chunk],
+    vectors: np.ndarray,
+    keyword: KeywordIndex,
+    documents: Sequence[StoredDocument],
+) -> Manifest:
+    """Write a complete new version and commit it. Call under `write_lock(path)`."""
+    import faiss
+
+    data_name = f"data-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    tmp = path / f".tmp-{data_name}"
+    tmp.mkdir(parents=True)
+    index = faiss.IndexFlatIP(manifest.dim)
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    faiss.write_index(index, str(tmp / "vectors.faiss"))
+    names = ["vectors.faiss", *keyword.save(tmp), "chunks.jsonl", "documents.jsonl"]
+    with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as fh:
+        fh.writelines(_chunk_to_json(c) + "\n" for c in chunks)
+    with (tmp / "documents.jsonl").open("w", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(asdict(d), ensure_ascii=False) + "\n" for d in documents)
+    for name in names:
+        with (tmp / name).open("rb+") as fh:
+            os.fsync(fh.fileno())
+    checksums = {name: _sha256(tmp / name) for name in names}
+    final = replace(
+        manifest,
+        data_dir=data_name,
+        checksums=checksums,
+        n_chunks=len(chunks),
+        updated=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    )
+    os.replace(tmp, path / data_name)
+    _fsync_dir(path)
+    manifest_tmp = path / f".{MANIFEST}.tmp"
+    manifest_tmp.write_text(final.to_json(), "utf-8")
+    with manifest_tmp.open("rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(manifest_tmp, path / MANIFEST)  # the commit
+    _fsync_dir(path)
+    remove_stale(path, keep=data_name)
+    return final
+
+
+def remove_stale(path: Path, keep: str) -> None:
+    """Delete data directories no manifest points to (old versions, crashed writes)."""
+    for child in path.iterdir():
+        if child.is_dir() and child.name != keep and child.name.startswith(("data-", ".tmp-")):
+            shutil.rmtree(child, ignore_errors=True)
