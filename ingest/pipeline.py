@@ -25,6 +25,8 @@ from rag.index import (
     FileRecord,
     Index,
     Manifest,
+    SentenceKey,
+    SentenceStore,
     StoredDocument,
     read_manifest,
     write_index,
@@ -34,7 +36,7 @@ from rag.ingest.chunk import ChunkParams
 from rag.ingest.parse import parse_document
 from rag.ingest.readers import SUPPORTED_SUFFIXES, read_document
 from rag.keyword import KeywordIndex
-from rag.text import squeeze, tokenize
+from rag.text import join_lines, squeeze, tokenize
 from rag.types import Chunk
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,7 @@ class IngestReport:
     articles: int = 0
     chunks: int = 0
     chunks_embedded: int = 0
+    sentences_embedded: int = 0
     duplicate_chunks: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
@@ -84,7 +87,9 @@ class _FilePart:
     document: StoredDocument
     record: FileRecord
     chunks: list[Chunk]
+    sentence_keys: list[SentenceKey]
     vectors: np.ndarray | None = None  # None: still to embed
+    sentence_vectors: np.ndarray | None = None
     # Term counts and their vocabulary, carried over from the old index (None: fresh file).
     tf_rows: tuple[sp.csr_matrix, dict[str, int]] | None = None
 
@@ -145,14 +150,21 @@ def _old_parts(old: Index) -> dict[str, _FilePart]:
     by_source: dict[str, list[int]] = {}
     for i, c in enumerate(old.chunks):
         by_source.setdefault(c.source, []).append(i)
+    sentence_rows: dict[str, list[int]] = {}
+    for key, row in old.sentence_rows.items():
+        sentence_rows.setdefault(key[0], []).append(row)
+    keys_by_row = {row: key for key, row in old.sentence_rows.items()}
     parts = {}
     for source, record in old.manifest.files.items():
         rows = by_source.get(source, [])
+        srows = sorted(sentence_rows.get(source, []))
         parts[source] = _FilePart(
             document=old.documents[source],
             record=record,
             chunks=[old.chunks[i] for i in rows],
+            sentence_keys=[keys_by_row[r] for r in srows],
             vectors=vectors[rows],
+            sentence_vectors=old.sentence_vectors[srows],
             tf_rows=(old.keyword.tf[rows], old.keyword.vocab),
         )
     return parts
@@ -184,15 +196,14 @@ def ingest(
         old_parts = _old_parts(old) if old else {}
         parts, changes = _collect(inputs, old_parts, params, prune, skipped)
         embed_seconds = _embed_missing(parts, embedder, progress)
-        chunks, vectors, keyword, n_dupes = _assemble(parts)
+        chunks, vectors, keyword, sentences, n_dupes = _assemble(parts)
         if not chunks:
             reasons = "; ".join(f"{s.source}: {s.reason}" for s in skipped[:10]) or "no inputs"
             raise IngestError(f"nothing was ingested ({reasons}). The index is unchanged.")
         files = {p.document.source: p.record for p in parts}
         manifest = Manifest(**{**asdict(expected), "files": files})
-        write_index(
-            index_path, manifest, chunks, vectors, keyword, [p.document for p in parts]
-        )
+        documents = [p.document for p in parts]
+        write_index(index_path, manifest, chunks, vectors, keyword, documents, sentences)
     return IngestReport(
         index=index_path,
         skipped=skipped,
@@ -200,6 +211,7 @@ def ingest(
         articles=sum(p.record.articles for p in parts),
         chunks=len(chunks),
         chunks_embedded=sum(len(p.chunks) for p in parts if p.tf_rows is None),
+        sentences_embedded=sum(len(p.sentence_keys) for p in parts if p.tf_rows is None),
         duplicate_chunks=n_dupes,
         seconds=time.perf_counter() - started,
         embed_seconds=embed_seconds,
@@ -264,37 +276,46 @@ def _parse(item: _Input, params: ChunkParams, skipped: list[Skipped]) -> _FilePa
     if not parsed.chunks:
         skipped.append(Skipped(item.source, "no text found after cleaning"))
         return None
+    spans = dict.fromkeys(span for c in parsed.chunks for span in c.sentences)
     return _FilePart(
         document=StoredDocument(doc.source, doc.sha256, doc.encoding, doc.text),
         record=FileRecord(doc.sha256, doc.encoding, len(parsed.articles), len(parsed.chunks)),
         chunks=list(parsed.chunks),
+        sentence_keys=[(doc.source, a, b) for a, b in spans],
     )
 
 
 def _embed_missing(
     parts: Sequence[_FilePart], embedder: Embedder, progress: ProgressFn | None
 ) -> float:
+    """Embed the chunks and sentences of new and changed files, in batches."""
     todo = [p for p in parts if p.vectors is None]
-    total = sum(len(p.chunks) for p in todo)
+    total = sum(len(p.chunks) + len(p.sentence_keys) for p in todo)
     done = 0
     started = time.perf_counter()
     if progress:
         progress(0, total)
-    for part in todo:
-        blocks = []
-        for i in range(0, len(part.chunks), EMBED_BATCH):
-            batch = part.chunks[i : i + EMBED_BATCH]
-            blocks.append(embedder.embed([embedding_text(c) for c in batch], "passage"))
-            done += len(batch)
+
+    def run(texts: list[str]) -> np.ndarray:
+        nonlocal done
+        blocks = [np.zeros((0, embedder.dim), np.float32)]
+        for i in range(0, len(texts), EMBED_BATCH):
+            blocks.append(embedder.embed(texts[i : i + EMBED_BATCH], "passage"))
+            done += len(blocks[-1])
             if progress:
                 progress(done, total)
-        part.vectors = np.vstack(blocks) if blocks else np.zeros((0, embedder.dim), np.float32)
+        return np.vstack(blocks)
+
+    for part in todo:
+        text = part.document.text
+        part.vectors = run([embedding_text(c) for c in part.chunks])
+        part.sentence_vectors = run([join_lines(text[a:b]) for _, a, b in part.sentence_keys])
     return time.perf_counter() - started
 
 
 def _assemble(
     parts: Sequence[_FilePart],
-) -> tuple[list[Chunk], np.ndarray, KeywordIndex, int]:
+) -> tuple[list[Chunk], np.ndarray, KeywordIndex, SentenceStore, int]:
     """Concatenate the parts, dropping chunks whose text is already in the index."""
     seen: set[str] = set()
     chunks: list[Chunk] = []
@@ -315,7 +336,12 @@ def _assemble(
         vector_blocks.append(part.vectors[keep])
         tf_parts.append(_term_rows(part, keep))
     vectors = np.vstack(vector_blocks) if vector_blocks else np.zeros((0, 1), np.float32)
-    return chunks, vectors, KeywordIndex.merge(tf_parts), dupes
+    sentence_blocks = [p.sentence_vectors for p in parts if p.sentence_vectors is not None]
+    sentences = SentenceStore(
+        keys=[k for p in parts for k in p.sentence_keys],
+        vectors=np.vstack(sentence_blocks) if sentence_blocks else np.zeros((0, 1), np.float32),
+    )
+    return chunks, vectors, KeywordIndex.merge(tf_parts), sentences, dupes
 
 
 def _term_rows(part: _FilePart, keep: list[int]) -> tuple[sp.csr_matrix, dict[str, int]]:

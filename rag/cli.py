@@ -12,6 +12,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from rag.config import Settings, load_settings
@@ -58,6 +59,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overlap", type=int, help="sentences repeated between adjacent chunks")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=_cmd_ingest)
+
+    p = sub.add_parser("ask", help="answer a question with cited sentences")
+    p.add_argument("question")
+    _add_index(p)
+    _add_embed(p)
+    _add_llm(p)
+    p.add_argument("--k", type=int, default=5, help="passages to retrieve (default 5)")
+    p.add_argument("--mode", choices=["auto", "extractive", "llm"], default="auto")
+    p.add_argument("--json", action="store_true", help="print the answer as UTF-8 JSON")
+    p.set_defaults(handler=_cmd_ask)
 
     p = sub.add_parser("info", help="show what an index holds")
     _add_index(p)
@@ -141,6 +152,26 @@ def _ingest_summary(report: IngestReport) -> str:
         lines.append(f"skipped {len(report.skipped)}:")
         lines += [f"  {s.source}: {s.reason}" for s in report.skipped]
     return "\n".join(lines)
+
+
+def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.ask import Assistant
+
+    answer = Assistant(settings).ask(args.question, k=args.k, mode=args.mode)
+    if args.json:
+        print(json.dumps(asdict(answer), ensure_ascii=False, indent=2))
+        return 0
+    print(answer.text)
+    if answer.citations:
+        print("\nSources:")
+    for c in answer.citations:
+        flag = "" if c.supported else "  [NOT SUPPORTED by this sentence]"
+        print(f"[{c.n}] {c.title}  ({c.source}, characters {c.start}-{c.end}){flag}")
+        print(f"    “{c.quote}”")
+    if answer.notice:
+        print(f"\nnote: {answer.notice}")
+    print(f"\n({answer.mode} answer{'' if answer.answered else ', not answered'})")
+    return 0
 
 
 def _cmd_info(args: argparse.Namespace, settings: Settings) -> int:

@@ -10,6 +10,8 @@ Layout::
         keyword.npz        BM25 term counts (see rag.keyword)
         vocab.json
         chunks.jsonl       one chunk per line, same order as the vectors
+        sentences.jsonl    [source, start, end] of every sentence of every chunk
+        sentence_vectors.npy  their embeddings (answers and citations work per sentence)
         documents.jsonl    the original decoded text of every file (for citations)
 
 A writer builds a fresh `data-<id>/` next to the current one, then replaces
@@ -79,6 +81,15 @@ class Manifest:
         return cls(**data)
 
 
+SentenceKey = tuple[str, int, int]  # (source, start, end)
+
+
+@dataclass(frozen=True)
+class SentenceStore:
+    keys: list[SentenceKey]
+    vectors: np.ndarray  # (len(keys), dim) float32
+
+
 @dataclass(frozen=True)
 class StoredDocument:
     source: str
@@ -145,6 +156,7 @@ class Index:
         self.vectors = self._read_vectors()
         self.keyword = KeywordIndex.load(self.data)
         self.documents = self._read_documents()
+        self.sentence_vectors, self.sentence_rows = self._read_sentences()
         if self.vectors.ntotal != len(self.chunks) or len(self.keyword) != len(self.chunks):
             raise self._corrupt("vector, keyword and chunk counts disagree")
 
@@ -211,6 +223,18 @@ class Index:
                 docs[doc.source] = doc
         return docs
 
+    def _read_sentences(self) -> tuple[np.ndarray, dict[SentenceKey, int]]:
+        with (self.data / "sentences.jsonl").open(encoding="utf-8") as fh:
+            keys = [tuple(json.loads(line)) for line in fh if line.strip()]
+        vectors = np.load(self.data / "sentence_vectors.npy")
+        if len(vectors) != len(keys):
+            raise self._corrupt("sentence vectors and sentence list disagree")
+        return vectors, {(str(k[0]), int(k[1]), int(k[2])): i for i, k in enumerate(keys)}
+
+    def sentence_vector(self, source: str, start: int, end: int) -> np.ndarray | None:
+        row = self.sentence_rows.get((source, start, end))
+        return None if row is None else self.sentence_vectors[row]
+
     def all_vectors(self) -> np.ndarray:
         return self.vectors.reconstruct_n(0, self.vectors.ntotal)
 
@@ -242,6 +266,7 @@ def write_index(
     vectors: np.ndarray,
     keyword: KeywordIndex,
     documents: Sequence[StoredDocument],
+    sentences: SentenceStore,
 ) -> Manifest:
     """Write a complete new version and commit it. Call under `write_lock(path)`."""
     import faiss
@@ -253,7 +278,17 @@ def write_index(
     if len(vectors):
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
     faiss.write_index(index, str(tmp / "vectors.faiss"))
-    names = ["vectors.faiss", *keyword.save(tmp), "chunks.jsonl", "documents.jsonl"]
+    names = [
+        "vectors.faiss",
+        *keyword.save(tmp),
+        "chunks.jsonl",
+        "documents.jsonl",
+        "sentences.jsonl",
+        "sentence_vectors.npy",
+    ]
+    with (tmp / "sentences.jsonl").open("w", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(list(k), ensure_ascii=False) + "\n" for k in sentences.keys)
+    np.save(tmp / "sentence_vectors.npy", np.ascontiguousarray(sentences.vectors, np.float32))
     with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as fh:
         fh.writelines(_chunk_to_json(c) + "\n" for c in chunks)
     with (tmp / "documents.jsonl").open("w", encoding="utf-8") as fh:

@@ -14,6 +14,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +76,17 @@ class KeywordIndex:
         coo = tf.tocoo()
         weights = coo.data * (k1 + 1.0) / (coo.data + norm[coo.row]) * idf[coo.col]
         return sp.csr_matrix((weights, (coo.row, coo.col)), shape=tf.shape)
+
+    @cached_property
+    def _idf(self) -> np.ndarray:
+        n_docs = max(len(self), 1)
+        df = np.bincount(self.tf.tocsr().indices, minlength=self.tf.shape[1])
+        return np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency; a term never seen counts as rare as possible."""
+        i = self.vocab.get(term)
+        return float(self._idf[i]) if i is not None else float(np.log(1.0 + (len(self) + 0.5) / 0.5))
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk for the query: (n_chunks,) float32."""

@@ -1,0 +1,319 @@
+"""`ask()`: question in, cited answer out — extractively or through an LLM.
+
+    >>> from rag import ask
+    >>> a = ask("湖州首次颁发的生态鼎中，哪个县捧获了生态文明冠军鼎？", index="data/index")
+    >>> a.text, [c.quote for c in a.citations]
+
+`ask_stream()` yields text deltas and finally the `Answer` (whose text, with renumbered
+markers, replaces what was streamed).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from rag import evidence, extractive
+from rag.cite import cite
+from rag.config import Settings, load_settings
+from rag.embed import Embedder, SentenceTransformerEmbedder
+from rag.errors import ConfigError, InvalidQuestionError, LLMError
+from rag.index import Index, read_manifest
+from rag.llm import ChatModel, Message, make_chat_model
+from rag.prompt import NO_ANSWER, answer_messages, rewrite_messages
+from rag.refusal import Calibration, answerable
+from rag.retrieve import Hit, RetrievalParams, retrieve, to_passage
+from rag.text import Lang, detect_lang
+from rag.types import Answer, Passage
+
+log = logging.getLogger(__name__)
+
+AskMode = Literal["auto", "llm", "extractive"]
+History = Sequence[Message] | Sequence[tuple[str, str]] | None
+MAX_QUESTION_CHARS = 1000  # longer input is truncated for retrieval (with a notice)
+MAX_K = 50
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A validated question and what retrieval found for it."""
+
+    question: str  # as asked (possibly truncated)
+    query: str  # standalone form used for retrieval
+    lang: Lang
+    hits: list[Hit]
+    passages: list[Passage]
+    scored: list[evidence.Scored]
+    notices: list[str] = field(default_factory=list)
+
+
+def validate(question: object) -> tuple[str, list[str]]:
+    if not isinstance(question, str):
+        raise InvalidQuestionError(f"the question must be text, got {type(question).__name__}")
+    text = question.strip()
+    if not text:
+        raise InvalidQuestionError("the question is empty: type a question about the articles")
+    if len(text) <= MAX_QUESTION_CHARS:
+        return text, []
+    notice = (
+        f"The question was {len(text):,} characters long; only the first "
+        f"{MAX_QUESTION_CHARS:,} were used."
+    )
+    return text[:MAX_QUESTION_CHARS], [notice]
+
+
+def normalise_history(history: History) -> list[Message]:
+    out: list[Message] = []
+    for turn in history or []:
+        if isinstance(turn, dict):
+            role, content = turn.get("role"), turn.get("content")
+            if role in ("user", "assistant") and isinstance(content, str):
+                out.append({"role": role, "content": content})
+        elif isinstance(turn, list | tuple) and len(turn) == 2:
+            user, bot = turn
+            if user:
+                out.append({"role": "user", "content": str(user)})
+            if bot:
+                out.append({"role": "assistant", "content": str(bot)})
+    return out
+
+
+_FOLLOW_UP = re.compile(
+    r"^(那|那么|还有|另外|此外|它|其|该|这|那个|这个|他们|她们|它们|and |what about|how about)"
+    r"|(它|其|该|这些|那些|他们|她们|它们|呢)|\b(it|its|they|them|their|that|this|there|those)\b",
+    re.IGNORECASE,
+)
+
+
+def heuristic_rewrite(question: str, history: Sequence[Message]) -> str:
+    """Without an LLM: a short or anaphoric follow-up borrows the previous question."""
+    previous = [m["content"] for m in history if m["role"] == "user"]
+    if not previous:
+        return question
+    short = len(question) < 12 if detect_lang(question) == "zh" else len(question.split()) < 6
+    if short or _FOLLOW_UP.search(question):
+        return f"{previous[-1]} {question}"
+    return question
+
+
+class Assistant:
+    """Holds the loaded index, the embedder and the LLM for one configuration."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        embedder: Embedder | None = None,
+        chat: ChatModel | None = None,
+        retrieval: RetrievalParams | None = None,
+        calibration: Calibration | None = None,
+        extractive_params: extractive.ExtractiveParams | None = None,
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder or SentenceTransformerEmbedder(settings.embed)
+        self.chat = chat or (make_chat_model(settings.llm) if settings.llm else None)
+        self.retrieval = retrieval or RetrievalParams()
+        self.calibration = calibration or Calibration()
+        self.extractive = extractive_params or extractive.ExtractiveParams()
+        self._index: Index | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def index(self) -> Index:
+        """The index, reloaded when a new version has been committed (e.g. an upload)."""
+        with self._lock:
+            manifest = read_manifest(self.settings.index)
+            if self._index is None or self._index.manifest.data_dir != manifest.data_dir:
+                index = Index.load(self.settings.index)
+                index.check_model(self.embedder.model_id, self.embedder.checksum)
+                self._index = index
+            return self._index
+
+    def reload(self) -> None:
+        with self._lock:
+            self._index = None
+
+    # -- the pipeline ------------------------------------------------------------------
+
+    def prepare(self, question: str, k: int, history: History = None) -> Prepared:
+        text, notices = validate(question)
+        if not 1 <= k <= MAX_K:
+            raise ConfigError(f"k must be between 1 and {MAX_K}, got {k}")
+        turns = normalise_history(history)
+        query = self.rewrite(text, turns) if turns else text
+        index = self.index
+        hits = retrieve(index, self.embedder, query, k, self.retrieval)
+        passages = [to_passage(index.chunks[h.row], h.score) for h in hits]
+        scored = self.score(query, evidence.candidates(index, hits))
+        return Prepared(text, query, detect_lang(text), hits, passages, scored, notices)
+
+    def rewrite(self, question: str, history: Sequence[Message]) -> str:
+        if self.chat is not None:
+            try:
+                rewritten = "".join(self.chat.stream(rewrite_messages(question, history))).strip()
+                if rewritten and len(rewritten) < 4 * MAX_QUESTION_CHARS:
+                    return rewritten
+            except LLMError as exc:
+                log.warning("question rewrite failed, using the heuristic: %s", exc)
+        return heuristic_rewrite(question, history)
+
+    def score(self, text: str, sentences: Sequence[evidence.Sentence]) -> list[evidence.Scored]:
+        if not sentences:
+            return []
+        index = self.index
+        vector: np.ndarray = self.embedder.embed([text], "query")[0]
+        return evidence.score(index, vector, evidence.query_terms(index, text), sentences)
+
+    def ask_stream(
+        self, question: str, k: int = 5, mode: AskMode = "auto", history: History = None
+    ) -> Iterator[str | Answer]:
+        use_llm = self._use_llm(mode)
+        prep = self.prepare(question, k, history)
+        if not use_llm:
+            yield self.extractive_answer(prep)
+            return
+        try:
+            yield from self._llm_answer(prep)
+        except LLMError as exc:
+            log.warning("LLM failed, falling back to an extractive answer: %s", exc)
+            notice = f"The LLM failed ({exc}); this is an extractive answer from the articles."
+            yield self.extractive_answer(prep, [notice])
+
+    def ask(
+        self, question: str, k: int = 5, mode: AskMode = "auto", history: History = None
+    ) -> Answer:
+        final = None
+        for event in self.ask_stream(question, k, mode, history):
+            if isinstance(event, Answer):
+                final = event
+        assert final is not None
+        return final
+
+    def _use_llm(self, mode: AskMode) -> bool:
+        if mode not in ("auto", "llm", "extractive"):
+            raise ConfigError(f"mode must be auto, llm or extractive, got {mode!r}")
+        if mode == "llm" and self.chat is None:
+            raise ConfigError(
+                "mode 'llm' needs an LLM: set OPENAI_API_KEY (and OPENAI_BASE_URL, RAG_LLM_MODEL "
+                "for other endpoints), or use mode 'extractive'"
+            )
+        return mode == "llm" or (mode == "auto" and self.chat is not None)
+
+    # -- the two ways of answering -----------------------------------------------------
+
+    def extractive_answer(self, prep: Prepared, notices: Sequence[str] = ()) -> Answer:
+        notes = [*prep.notices, *notices]
+        best = prep.scored[0] if prep.scored else None
+        if not answerable(best, prep.lang, self.calibration):
+            return self._refusal(prep, notes)
+        chosen = extractive.choose(prep.scored, self.extractive)
+        return Answer(
+            text=extractive.answer_text(chosen, prep.lang),
+            mode="extractive",
+            answered=True,
+            notice=" ".join(notes) or None,
+            citations=extractive.citations_for(chosen),
+            passages=prep.passages,
+        )
+
+    def _refusal(self, prep: Prepared, notes: Sequence[str], mode: str = "extractive") -> Answer:
+        return Answer(
+            text=extractive.refusal_text(prep.passages, prep.lang),
+            mode="llm" if mode == "llm" else "extractive",
+            answered=False,
+            notice=" ".join(notes) or None,
+            citations=[],
+            passages=prep.passages,
+        )
+
+    def _llm_answer(self, prep: Prepared) -> Iterator[str | Answer]:
+        assert self.chat is not None
+        best = prep.scored[0] if prep.scored else None
+        if not answerable(best, prep.lang, self.calibration, llm=True):
+            yield self._refusal(prep, prep.notices, mode="llm")
+            return
+        messages = answer_messages(prep.question, prep.passages, prep.lang)
+        parts: list[str] = []
+        for delta in _hold_back_sentinel(self.chat.stream(messages), parts):
+            yield delta
+        raw = "".join(parts).strip()
+        if raw.startswith(NO_ANSWER) or not raw:
+            yield self._refusal(prep, prep.notices, mode="llm")
+            return
+        index = self.index
+        sentences = [evidence.candidates(index, [h]) for h in prep.hits]
+        cited = cite(raw, sentences, self.score)
+        notes = list(prep.notices)
+        if cited.unsupported_claims:
+            notes.append(
+                f"{cited.unsupported_claims} statement(s) of this answer could not be matched "
+                "to a supporting sentence in the articles."
+            )
+        yield Answer(
+            text=cited.text,
+            mode="llm",
+            answered=True,
+            notice=" ".join(notes) or None,
+            citations=cited.citations,
+            passages=prep.passages,
+        )
+
+
+def _hold_back_sentinel(stream: Iterator[str], parts: list[str]) -> Iterator[str]:
+    """Stream deltas, but never a leading NO_ANSWER sentinel (a refusal is shown whole)."""
+    buffer = ""
+    streaming = False
+    for delta in stream:
+        parts.append(delta)
+        if streaming:
+            yield delta
+            continue
+        buffer += delta
+        head = buffer.lstrip()
+        if NO_ANSWER.startswith(head) or head.startswith(NO_ANSWER):
+            continue  # may still be, or is, the sentinel
+        streaming = True
+        yield buffer
+
+
+# -- the module-level API: settings resolved here, at the edge -------------------------
+
+_assistants: dict[tuple[object, ...], Assistant] = {}
+_assistants_lock = threading.Lock()
+
+
+def _assistant(settings: Settings) -> Assistant:
+    key = (settings.index.resolve(), settings.embed, settings.llm)
+    with _assistants_lock:
+        if key not in _assistants:
+            _assistants[key] = Assistant(settings)
+        return _assistants[key]
+
+
+def ask(
+    question: str,
+    index: str | Path | None = None,
+    k: int = 5,
+    mode: AskMode = "auto",
+    history: History = None,
+) -> Answer:
+    """Answer a question from the index, with verified sentence-level citations."""
+    return _assistant(load_settings(index=index)).ask(question, k, mode, history)
+
+
+def ask_stream(
+    question: str,
+    index: str | Path | None = None,
+    k: int = 5,
+    mode: AskMode = "auto",
+    history: History = None,
+) -> Iterator[str | Answer]:
+    """Like `ask`, but yields text deltas first and the final `Answer` last."""
+    return _assistant(load_settings(index=index)).ask_stream(question, k, mode, history)

@@ -1,0 +1,87 @@
+"""The offline answer: the best supporting sentences, each followed by its citation.
+
+No LLM, so nothing is invented: every sentence of the answer is a sentence of an
+article, cited with its exact offsets. When the best evidence scores below the
+calibrated threshold the answer is a refusal that lists the closest passages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rag.evidence import Scored
+from rag.text import Lang, squeeze
+from rag.types import Citation, Passage
+
+
+@dataclass(frozen=True)
+class ExtractiveParams:
+    max_sentences: int = 3
+    max_chars: int = 320  # non-space characters over all chosen sentences
+    margin: float = 0.06  # a further sentence must score within this of the best
+
+
+def choose(scored: Sequence[Scored], params: ExtractiveParams) -> list[Scored]:
+    """Best sentence, then near-best ones that add something, within the length budget."""
+    if not scored:
+        return []
+    best = scored[0]
+    chosen = [best]
+    used = len(squeeze(best.sentence.text))
+    for cand in scored[1:]:
+        if len(chosen) == params.max_sentences or cand.score < best.score - params.margin:
+            break
+        size = len(squeeze(cand.sentence.text))
+        if used + size > params.max_chars or _repeats(cand, chosen):
+            continue
+        chosen.append(cand)
+        used += size
+    return chosen
+
+
+def _repeats(cand: Scored, chosen: Sequence[Scored]) -> bool:
+    """Same text (a syndicated copy) or an overlapping span of the same file."""
+    text = squeeze(cand.sentence.text)
+    for c in chosen:
+        other = squeeze(c.sentence.text)
+        if text in other or other in text:
+            return True
+        same_file = c.sentence.source == cand.sentence.source
+        if same_file and c.sentence.start < cand.sentence.end and cand.sentence.start < c.sentence.end:
+            return True
+    return False
+
+
+def citations_for(chosen: Sequence[Scored]) -> list[Citation]:
+    return [
+        Citation(
+            n=i,
+            source=s.sentence.source,
+            title=s.sentence.title,
+            quote=s.sentence.text,
+            start=s.sentence.start,
+            end=s.sentence.end,
+            passage_id=s.sentence.passage_id,
+            supported=True,  # the quote is the answer itself
+        )
+        for i, s in enumerate(chosen, start=1)
+    ]
+
+
+def answer_text(chosen: Sequence[Scored], lang: Lang) -> str:
+    if lang == "zh":
+        return "".join(f"{s.sentence.text}[{i}]" for i, s in enumerate(chosen, start=1))
+    quoted = " ".join(f"{s.sentence.text} [{i}]" for i, s in enumerate(chosen, start=1))
+    return f"The articles say (quoted in the original Chinese): {quoted}"
+
+
+def refusal_text(passages: Sequence[Passage], lang: Lang, related: int = 3) -> str:
+    titles = list(dict.fromkeys(f"{p.title or p.source}（{p.source}）" for p in passages))
+    if lang == "zh":
+        head = "语料中没有找到能回答这个问题的内容。"
+        tail = "以下文章可能相关：\n" + "\n".join(f"- {t}" for t in titles[:related])
+    else:
+        head = "The articles do not contain an answer to this question."
+        tail = "Related articles:\n" + "\n".join(f"- {t}" for t in titles[:related])
+    return head if not titles else f"{head}\n{tail}"
