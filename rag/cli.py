@@ -70,6 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the answer as UTF-8 JSON")
     p.set_defaults(handler=_cmd_ask)
 
+    p = sub.add_parser("ui", help="start the chat page")
+    _add_index(p)
+    _add_embed(p)
+    _add_llm(p)
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default: localhost only)")
+    p.add_argument("--port", type=int, default=7860)
+    p.set_defaults(handler=_cmd_ui)
+
     p = sub.add_parser("info", help="show what an index holds")
     _add_index(p)
     p.add_argument("--json", action="store_true", help="print the manifest as JSON")
@@ -171,6 +179,17 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if answer.notice:
         print(f"\nnote: {answer.notice}")
     print(f"\n({answer.mode} answer{'' if answer.answered else ', not answered'})")
+    return 0
+
+
+def _cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.ask import Assistant
+    from rag.ui.app import serve
+
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: serving on {args.host}: anyone who can reach it can ask and upload",
+              file=sys.stderr)
+    serve(Assistant(settings), host=args.host, port=args.port)
     return 0
 
 

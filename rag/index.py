@@ -235,6 +235,23 @@ class Index:
         row = self.sentence_rows.get((source, start, end))
         return None if row is None else self.sentence_vectors[row]
 
+    def article_span(self, source: str, article: int) -> tuple[int, int]:
+        """Extent of an article in its file, as covered by its chunks."""
+        spans = [(c.start, c.end) for c in self.chunks if c.source == source and c.article == article]
+        if not spans:
+            raise KeyError((source, article))
+        return min(s for s, _ in spans), max(e for _, e in spans)
+
+    def context(self, source: str, start: int, end: int) -> tuple[str, str, str]:
+        """(before, quote, after): the original text of the article around a quote."""
+        text = self.documents[source].text
+        owner = next(
+            (c for c in self.chunks if c.source == source and c.start <= start < c.end), None
+        )
+        a_start, a_end = self.article_span(source, owner.article) if owner else (start, end)
+        a_start, a_end = min(a_start, start), max(a_end, end)
+        return text[a_start:start], text[start:end], text[end:a_end]
+
     def all_vectors(self) -> np.ndarray:
         return self.vectors.reconstruct_n(0, self.vectors.ntotal)
 

@@ -1,0 +1,243 @@
+"""The Gradio chat page. Thin: every answer comes from `Assistant.ask_stream`, every
+upload goes through the ingest pipeline; this module only wires events and formats.
+
+    rag ui --index data/index            # http://127.0.0.1:7860
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from rag.ask import Assistant
+from rag.errors import RagError
+from rag.ingest.chunk import ChunkParams
+from rag.ingest.pipeline import IngestReport, ingest
+from rag.ingest.readers import SUPPORTED_SUFFIXES
+from rag.types import Answer
+from rag.ui.render import CSS, chat_text, citation_label, context_html, sources_html
+
+log = logging.getLogger(__name__)
+
+EXAMPLES = [
+    "湖州首次颁发的“生态鼎”中，哪个县捧获了生态文明冠军鼎？",
+    "2023年浙江全省工业增加值是多少？",
+    "绍兴的网上轻纺城去年撮合业务量有多少？",
+    "Which county won the Ecological Civilization Champion Tripod in Huzhou?",
+    "How many manufacturing companies from Zhejiang entered the Fortune Global 500 in 2023?",
+]
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    max_files: int = 20
+    max_bytes: int = 20 * 1024 * 1024
+
+
+Outputs = tuple[list[dict[str, str]], str, str, Any, Answer | None]
+
+
+def _error_text(exc: Exception) -> str:
+    if isinstance(exc, RagError):
+        return f"⚠️ {exc}"
+    log.exception("unexpected error while answering")
+    return f"⚠️ Something went wrong ({type(exc).__name__}: {exc}). The page is still usable."
+
+
+def _prior_turns(history: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
+    return [
+        {"role": m["role"], "content": m["content"]}
+        for m in history
+        if m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str)
+    ]
+
+
+class ChatPage:
+    def __init__(self, assistant: Assistant, limits: UploadLimits | None = None) -> None:
+        self.assistant = assistant
+        self.limits = limits or UploadLimits()
+
+    def respond(
+        self, message: str, history: list[dict[str, Any]], k: float, mode: str
+    ) -> Iterator[Outputs]:
+        """Stream the answer into the chat, then show its citations."""
+        prior = _prior_turns(history or [])
+        chat = [*prior, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
+        no_choices = gr.update(choices=[], value=None)
+        yield chat, "", sources_html(None), no_choices, None
+        try:
+            for event in self.assistant.ask_stream(message, int(k), mode, prior):  # type: ignore[arg-type]
+                if isinstance(event, Answer):
+                    chat[-1]["content"] = chat_text(event)
+                    labels = [citation_label(c) for c in event.citations]
+                    yield chat, "", sources_html(event), gr.update(choices=labels, value=None), event
+                else:
+                    chat[-1]["content"] += event
+                    yield chat, "", sources_html(None), no_choices, None
+        except Exception as exc:  # shown in the page, never as a traceback
+            chat[-1]["content"] = _error_text(exc)
+            yield chat, "", sources_html(None), no_choices, None
+
+    def open_citation(self, label: str | None, answer: Answer | None) -> str:
+        if not label or answer is None:
+            return ""
+        n = int(label[1 : label.index("]")])
+        cite = next((c for c in answer.citations if c.n == n), None)
+        if cite is None:
+            return ""
+        try:
+            before, quote, after = self.assistant.index.context(cite.source, cite.start, cite.end)
+        except (RagError, KeyError) as exc:
+            return f"<p>⚠️ cannot open the source: {exc}</p>"
+        return context_html(cite.title, before, quote, after, cite.supported)
+
+    def add_files(self, files: list[str] | None, progress: gr.Progress | None = None) -> str:
+        if not files:
+            return "Choose one or more files first."
+        rejected, accepted = self._check(files)
+        if not accepted:
+            return _upload_summary(None, rejected)
+        staging = Path(tempfile.mkdtemp(prefix="rag-upload-"))
+        try:
+            for path in accepted:
+                target = staging / "uploads" / Path(path).name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+
+            def report_progress(done: int, total: int) -> None:
+                if progress is not None and total:
+                    progress((done, total), desc="embedding", unit="texts")
+
+            report = ingest(
+                [staging],
+                self.assistant.settings.index,
+                self.assistant.embedder,
+                self._chunk_params(),
+                progress=report_progress,
+            )
+        except RagError as exc:
+            return _upload_summary(None, rejected, error=str(exc))
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        self.assistant.reload()
+        return _upload_summary(report, rejected)
+
+    def _check(self, files: Sequence[str]) -> tuple[list[str], list[str]]:
+        rejected, accepted = [], []
+        for i, path in enumerate(files):
+            name = Path(path).name
+            size = Path(path).stat().st_size
+            if i >= self.limits.max_files:
+                rejected.append(f"{name}: more than {self.limits.max_files} files at once")
+            elif Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
+                rejected.append(f"{name}: unsupported type (use {', '.join(SUPPORTED_SUFFIXES)})")
+            elif size > self.limits.max_bytes:
+                rejected.append(f"{name}: {size / 2**20:.1f} MB is over the "
+                                f"{self.limits.max_bytes / 2**20:.0f} MB limit")
+            else:
+                accepted.append(path)
+        return rejected, accepted
+
+    def _chunk_params(self) -> ChunkParams:
+        """Chunk new files like the rest of the index, so nothing gets re-chunked."""
+        try:
+            return ChunkParams(**self.assistant.index.manifest.chunker)
+        except RagError:
+            return ChunkParams()
+
+    def header(self) -> str:
+        try:
+            m = self.assistant.index.manifest
+            corpus = f"{len(m.files)} files · {m.n_chunks} passages"
+        except RagError:
+            corpus = "no index yet — add documents below"
+        llm = self.assistant.settings.llm
+        engine = f"LLM: {llm.model}" if llm else "no LLM configured: extractive answers"
+        return f"# 浙江新闻问答 · Zhejiang news Q&A\n{corpus} · {engine}"
+
+
+def _upload_summary(report: IngestReport | None, rejected: Sequence[str], error: str = "") -> str:
+    lines = []
+    if report is not None:
+        added = report.added + report.updated
+        lines.append(
+            f"**Added {len(added)} file(s)**, {report.chunks_embedded} new passages "
+            f"({report.seconds:.1f} s). The index now holds {report.files} files, "
+            f"{report.chunks} passages."
+        )
+        lines += [f"- added: `{s}`" for s in added]
+        lines += [f"- unchanged: `{s}`" for s in report.unchanged if s.startswith("uploads/")]
+        lines += [f"- skipped `{s.source}`: {s.reason}" for s in report.skipped]
+    if error:
+        lines.append(f"⚠️ Nothing was added: {error}")
+    lines += [f"- rejected `{r}`" for r in rejected]
+    return "\n".join(lines) or "Nothing to add."
+
+
+def build(assistant: Assistant, limits: UploadLimits | None = None) -> gr.Blocks:
+    page = ChatPage(assistant, limits)
+    modes = ["auto", "extractive", "llm"] if assistant.chat else ["auto", "extractive"]
+    with gr.Blocks(title="Zhejiang news Q&A") as demo:
+        header = gr.Markdown(page.header())
+        answer_state = gr.State(None)
+        with gr.Row():
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(label="Chat", height=520, elem_id="chat")
+                with gr.Row():
+                    box = gr.Textbox(
+                        placeholder="用中文或英文提问 · Ask in Chinese or English",
+                        show_label=False,
+                        scale=5,
+                        elem_id="question",
+                    )
+                    send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+                gr.Examples(EXAMPLES, inputs=[box], label="Examples")
+                with gr.Accordion("Settings", open=False):
+                    k = gr.Slider(1, 10, value=5, step=1, label="Passages to retrieve (k)")
+                    mode = gr.Radio(modes, value="auto", label="Mode", elem_id="mode")
+                with gr.Accordion("Add documents", open=False):
+                    files = gr.File(
+                        file_count="multiple",
+                        file_types=list(SUPPORTED_SUFFIXES),
+                        label=f"{', '.join(SUPPORTED_SUFFIXES)} · up to "
+                        f"{page.limits.max_files} files, "
+                        f"{page.limits.max_bytes // 2**20} MB each",
+                        elem_id="upload",
+                    )
+                    add = gr.Button("Add to index", elem_id="add")
+                    added = gr.Markdown(elem_id="upload-summary")
+            with gr.Column(scale=2):
+                sources = gr.HTML(sources_html(None), elem_id="sources")
+                cites = gr.Radio([], label="Open a citation", elem_id="citations")
+                context = gr.HTML(elem_id="context")
+
+        outputs = [chatbot, box, sources, cites, answer_state]
+        inputs = [box, chatbot, k, mode]
+        box.submit(page.respond, inputs, outputs, concurrency_limit=4)
+        send.click(page.respond, inputs, outputs, concurrency_limit=4)
+        cites.change(page.open_citation, [cites, answer_state], [context])
+        add.click(page.add_files, [files], [added], concurrency_limit=1).then(
+            page.header, None, [header]
+        )
+    return demo
+
+
+def serve(
+    assistant: Assistant, host: str = "127.0.0.1", port: int = 7860, quiet: bool = False
+) -> None:
+    demo = build(assistant)
+    demo.queue(default_concurrency_limit=4).launch(
+        server_name=host,
+        server_port=port,
+        css=CSS,
+        quiet=quiet,
+        show_error=False,
+        footer_links=["api"],
+    )
