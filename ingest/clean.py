@@ -55,7 +55,6 @@ from statistics import median_low
 from typing import Any
 
 from rag.ingest.bylines import BULLETS, BylineParse, name_like, parse_byline, words
-
 from rag.text import is_cjk, join_lines, squeeze
 
 

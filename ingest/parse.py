@@ -14,7 +14,6 @@ from rag.ingest.chunk import ChunkParams, ChunkSpan, Piece, chunk_pieces
 from rag.ingest.clean import Kind, clean
 from rag.ingest.readers import Document
 from rag.ingest.segment import Segment, segment_blocks
-
 from rag.types import Article, Chunk
 
 

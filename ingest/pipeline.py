@@ -18,9 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from rag.ingest.chunk import ChunkParams
-from rag.ingest.parse import parse_document
-from rag.ingest.readers import SUPPORTED_SUFFIXES, read_document
 
 from rag.embed import Embedder
 from rag.errors import IngestError, RagError, UnreadableFileError
@@ -35,6 +32,9 @@ from rag.index import (
     write_index,
     write_lock,
 )
+from rag.ingest.chunk import ChunkParams
+from rag.ingest.parse import parse_document
+from rag.ingest.readers import SUPPORTED_SUFFIXES, read_document
 from rag.keyword import KeywordIndex
 from rag.text import join_lines, squeeze, tokenize
 from rag.types import Chunk

@@ -38,7 +38,6 @@ from rag.ingest.clean import (
     Kind,
     is_dateline_start,
 )
-
 from rag.text import is_cjk, squeeze
 from rag.types import Article, ArticleMeta
 

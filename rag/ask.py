@@ -241,8 +241,7 @@ class Assistant:
             return
         messages = answer_messages(prep.question, prep.passages, prep.lang)
         parts: list[str] = []
-        for delta in _hold_back_sentinel(self.chat.stream(messages), parts):
-            yield delta
+        yield from _hold_back_sentinel(self.chat.stream(messages), parts)
         raw = "".join(parts).strip()
         if raw.startswith(NO_ANSWER) or not raw:
             yield self._refusal(prep, prep.notices, mode="llm")

@@ -597,6 +597,7 @@ def _char_class(codepoints: Iterable[int], *, negate: bool = False) -> str:
 # ---------------------------------------------------------------- writing the directory
 
 _MODULES = [("", "Transformer"), ("1_Pooling", "Pooling"), ("2_Normalize", "Normalize")]
+_TOKEN_ROLES = {"bos": "bos", "cls": "bos", "eos": "eos", "sep": "eos", "pad": "pad", "unk": "unk"}
 
 
 def _write_model(nano: _Nano, out: Path) -> None:
@@ -651,9 +652,6 @@ def _config_files(nano: _Nano) -> dict[str, Any]:
             "similarity_fn_name": "cosine",
         },
     }
-
-
-_TOKEN_ROLES = {"bos": "bos", "cls": "bos", "eos": "eos", "sep": "eos", "pad": "pad", "unk": "unk"}
 
 
 _PROBES = [

@@ -13,7 +13,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rag.config import Settings, load_settings
 from rag.errors import ConfigError, InvalidQuestionError, RagError
@@ -78,6 +78,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=7860)
     p.set_defaults(handler=_cmd_ui)
 
+    p = sub.add_parser("eval", help="measure retrieval, answers, citations and refusals")
+    p.add_argument("--gold", help="gold Q&A JSONL (default: the bundled set for the demo corpus)")
+    _add_index(p)
+    _add_embed(p)
+    _add_llm(p)
+    p.add_argument("--out", default="artifacts/eval", help="report directory")
+    p.add_argument(
+        "--mode",
+        choices=["auto", "extractive", "llm"],
+        default="auto",
+        help="auto: extractive, plus llm when one is configured",
+    )
+    p.add_argument("--split", choices=["all", "dev", "test"], default="all")
+    p.add_argument("--limit", type=int, help="only the first N items (a quick look)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_cmd_eval)
+
     p = sub.add_parser("info", help="show what an index holds")
     _add_index(p)
     p.add_argument("--json", action="store_true", help="print the manifest as JSON")
@@ -122,10 +139,12 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 class _TqdmProgress:
-    """Adapts tqdm to the pipeline's (done, total) callback; shows chunks/s."""
+    """Adapts tqdm to a (done, total) progress callback; shows the rate."""
 
-    def __init__(self) -> None:
-        self._bar = None
+    def __init__(self, desc: str = "embedding", unit: str = "text") -> None:
+        self._bar: Any = None
+        self._desc = desc
+        self._unit = unit
 
     def __call__(self, done: int, total: int) -> None:
         from tqdm import tqdm
@@ -133,7 +152,7 @@ class _TqdmProgress:
         if self._bar is None:
             if total == 0:
                 return
-            self._bar = tqdm(total=total, unit="chunk", desc="embedding", file=sys.stderr)
+            self._bar = tqdm(total=total, unit=self._unit, desc=self._desc, file=sys.stderr)
         self._bar.update(done - self._bar.n)
 
     def close(self) -> None:
@@ -187,9 +206,47 @@ def _cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
     from rag.ui.app import serve
 
     if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"warning: serving on {args.host}: anyone who can reach it can ask and upload",
-              file=sys.stderr)
+        print(
+            f"warning: serving on {args.host}: anyone who can reach it can ask and upload",
+            file=sys.stderr,
+        )
     serve(Assistant(settings), host=args.host, port=args.port)
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    import time
+    from pathlib import Path
+
+    from rag.ask import Assistant
+    from rag.evals import report
+    from rag.evals.metrics import load_gold
+    from rag.evals.run import DEFAULT_CONFIGS, default_gold_path, evaluate
+
+    gold = Path(args.gold) if args.gold else default_gold_path()
+    items = [i for i in load_gold(gold) if args.split in ("all", i.split)][: args.limit]
+    assistant = Assistant(settings)
+    modes = ["extractive", "llm"] if assistant.chat else ["extractive"]
+    if args.mode != "auto":
+        modes = [args.mode]
+    bar = None if args.quiet else _TqdmProgress(desc="evaluating", unit="question")
+    started = time.perf_counter()
+    results = evaluate(items, assistant, DEFAULT_CONFIGS, modes, progress=bar)
+    if bar is not None:
+        bar.close()
+    meta = {
+        "gold": str(gold),
+        "n_items": len(items),
+        "index": str(settings.index),
+        "n_chunks": len(assistant.index.chunks),
+        "model": settings.embed.model,
+        "seconds": time.perf_counter() - started,
+        "command": "rag " + " ".join(sys.argv[1:]) if sys.argv else "rag eval",
+    }
+    out = Path(args.out)
+    summary = report.write(out, results, items, list(DEFAULT_CONFIGS), modes, meta)
+    print(report.console_summary(summary, list(DEFAULT_CONFIGS), modes))
+    print(f"report: {out / 'report.md'}")
     return 0
 
 
@@ -201,15 +258,21 @@ def _cmd_info(args: argparse.Namespace, settings: Settings) -> int:
         print(manifest.to_json())
         return 0
     files = manifest.files
-    print(f"index: {settings.index}  (format {manifest.format_version}, updated {manifest.updated})")
+    print(
+        f"index: {settings.index}  (format {manifest.format_version}, updated {manifest.updated})"
+    )
     print(f"embedding model: {manifest.embed_model}  checksum {manifest.embed_checksum}")
     print(f"  dim {manifest.dim}, prompts {manifest.query_prompt!r} / {manifest.passage_prompt!r}")
     print(f"chunker: {json.dumps(manifest.chunker)}   keyword: {manifest.keyword_tokenizer}")
-    print(f"files: {len(files)}   articles: {sum(f.articles for f in files.values())}   "
-          f"chunks: {manifest.n_chunks}")
+    print(
+        f"files: {len(files)}   articles: {sum(f.articles for f in files.values())}   "
+        f"chunks: {manifest.n_chunks}"
+    )
     for source, rec in sorted(files.items()):
-        print(f"  {source}  {rec.articles} articles, {rec.chunks} chunks, {rec.encoding}, "
-              f"sha256 {rec.sha256[:12]}")
+        print(
+            f"  {source}  {rec.articles} articles, {rec.chunks} chunks, {rec.encoding}, "
+            f"sha256 {rec.sha256[:12]}"
+        )
     return 0
 
 

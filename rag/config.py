@@ -1,18 +1,18 @@
 """Settings, resolved once at the edge (CLI, UI, `ask()`), then passed down as plain values.
 
-Environment variables (all optional):
+Environment variables (all optional; CLI flags win over them):
 
-| variable            | meaning                                              | default                         |
-|---------------------|------------------------------------------------------|---------------------------------|
-| RAG_INDEX           | index directory                                      | data/index                      |
-| RAG_CACHE_DIR       | where the bundled model is materialised              | $XDG_CACHE_HOME/zhejiang-news-rag |
-| RAG_EMBED_MODEL     | sentence-transformers model id or local path         | bundled:multilingual-e5-small   |
-| RAG_QUERY_PROMPT    | text put before queries (overrides the model's own)  | the model's "query" prompt      |
-| RAG_PASSAGE_PROMPT  | text put before passages                             | the model's "passage" prompt    |
-| OPENAI_API_KEY      | its presence means an LLM is configured              | (none: extractive answers)      |
-| OPENAI_BASE_URL     | any OpenAI-compatible endpoint                       | the openai client's default     |
-| RAG_LLM_MODEL       | chat model name                                      | gpt-4o-mini                     |
-| RAG_LLM_TIMEOUT     | seconds without progress before the LLM call fails   | 30                              |
+- RAG_INDEX: index directory (default data/index)
+- RAG_CACHE_DIR: where the bundled model is materialised
+  (default $XDG_CACHE_HOME/zhejiang-news-rag, else ~/.cache/zhejiang-news-rag)
+- RAG_EMBED_MODEL: sentence-transformers model id or local path
+  (default bundled:multilingual-e5-small, which needs no download)
+- RAG_QUERY_PROMPT / RAG_PASSAGE_PROMPT: text put before queries / passages
+  (default: the model's own "query" and "passage" prompts)
+- OPENAI_API_KEY: its presence means an LLM is configured (else answers are extractive)
+- OPENAI_BASE_URL: any OpenAI-compatible endpoint (default: the openai client's)
+- RAG_LLM_MODEL: chat model name (default gpt-4o-mini)
+- RAG_LLM_TIMEOUT: seconds without progress before an LLM call fails (default 30)
 """
 
 from __future__ import annotations

@@ -111,21 +111,19 @@ class SentenceTransformerEmbedder:
 
     @cached_property
     def dim(self) -> int:
-        dim = self.model.get_sentence_embedding_dimension()
+        dim = self.model.get_embedding_dimension()
         if dim is None:
             raise ModelError(f"model {self._settings.model!r} does not declare its dimension")
         return int(dim)
 
     def prompt(self, kind: Kind) -> str:
-        override = (
-            self._settings.query_prompt if kind == "query" else self._settings.passage_prompt
-        )
+        override = self._settings.query_prompt if kind == "query" else self._settings.passage_prompt
         if override is not None:
             return override
         prompts = self.model.prompts or {}
         # sentence-transformers models name the passage side "passage" or "document".
         names = ("query",) if kind == "query" else ("passage", "document")
-        return next((prompts[n] for n in names if n in prompts), "")
+        return next((prompts[n] or "" for n in names if n in prompts), "")
 
     def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
         if kind == "query" and len(texts) == 1 and texts[0] in self._query_cache:

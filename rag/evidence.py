@@ -72,7 +72,9 @@ def candidates(index: Index, hits: Sequence[Hit]) -> list[Sentence]:
 
 def query_terms(index: Index, query: str) -> dict[str, float]:
     """Content terms of the query with their IDF weights."""
-    return {t: index.keyword.idf(t) for t in dict.fromkeys(tokenize(query)) if len(t) > 1 or t.isdigit()}
+    return {
+        t: index.keyword.idf(t) for t in dict.fromkeys(tokenize(query)) if len(t) > 1 or t.isdigit()
+    }
 
 
 def lexical_overlap(terms: dict[str, float], text: str) -> float:

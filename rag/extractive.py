@@ -48,7 +48,11 @@ def _repeats(cand: Scored, chosen: Sequence[Scored]) -> bool:
         if text in other or other in text:
             return True
         same_file = c.sentence.source == cand.sentence.source
-        if same_file and c.sentence.start < cand.sentence.end and cand.sentence.start < c.sentence.end:
+        if (
+            same_file
+            and c.sentence.start < cand.sentence.end
+            and cand.sentence.start < c.sentence.end
+        ):
             return True
     return False
 

@@ -128,7 +128,8 @@ def read_manifest(path: Path) -> Manifest:
     file = path / MANIFEST
     if not file.is_file():
         raise IndexNotFoundError(
-            f"no index at {path} (missing {MANIFEST}). Build one with: rag ingest DOCS --index {path}"
+            f"no index at {path} (missing {MANIFEST}). "
+            f"Build one with: rag ingest DOCS --index {path}"
         )
     try:
         manifest = Manifest.from_json(file.read_text("utf-8"))
@@ -194,8 +195,10 @@ class Index:
         for name, expected in self.manifest.checksums.items():
             file = self.data / name
             if not file.is_file():
-                raise FileNotFoundError(file) if not self.data.is_dir() else self._corrupt(
-                    f"{name} is missing"
+                raise (
+                    FileNotFoundError(file)
+                    if not self.data.is_dir()
+                    else self._corrupt(f"{name} is missing")
                 )
             if _sha256(file) != expected:
                 raise self._corrupt(f"{name} does not match its checksum")
@@ -237,7 +240,9 @@ class Index:
 
     def article_span(self, source: str, article: int) -> tuple[int, int]:
         """Extent of an article in its file, as covered by its chunks."""
-        spans = [(c.start, c.end) for c in self.chunks if c.source == source and c.article == article]
+        spans = [
+            (c.start, c.end) for c in self.chunks if c.source == source and c.article == article
+        ]
         if not spans:
             raise KeyError((source, article))
         return min(s for s, _ in spans), max(e for _, e in spans)

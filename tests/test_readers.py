@@ -8,9 +8,9 @@ import random
 from pathlib import Path
 
 import pytest
-from rag.ingest.readers import SUPPORTED_SUFFIXES, Document, read_document
 
 from rag.errors import UnreadableFileError
+from rag.ingest.readers import SUPPORTED_SUFFIXES, Document, read_document
 
 CHINESE = "浙江省杭州市今日发布重要新闻，经济持续向好。\r\n第二段：宁波舟山港货物吞吐量再创新高。\n"
 

@@ -77,7 +77,13 @@ class ChatPage:
                 if isinstance(event, Answer):
                     chat[-1]["content"] = chat_text(event)
                     labels = [citation_label(c) for c in event.citations]
-                    yield chat, "", sources_html(event), gr.update(choices=labels, value=None), event
+                    yield (
+                        chat,
+                        "",
+                        sources_html(event),
+                        gr.update(choices=labels, value=None),
+                        event,
+                    )
                 else:
                     chat[-1]["content"] += event
                     yield chat, "", sources_html(None), no_choices, None
@@ -139,8 +145,10 @@ class ChatPage:
             elif Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
                 rejected.append(f"{name}: unsupported type (use {', '.join(SUPPORTED_SUFFIXES)})")
             elif size > self.limits.max_bytes:
-                rejected.append(f"{name}: {size / 2**20:.1f} MB is over the "
-                                f"{self.limits.max_bytes / 2**20:.0f} MB limit")
+                rejected.append(
+                    f"{name}: {size / 2**20:.1f} MB is over the "
+                    f"{self.limits.max_bytes / 2**20:.0f} MB limit"
+                )
             else:
                 accepted.append(path)
         return rejected, accepted
