@@ -27,10 +27,11 @@ $(VENV)/.installed: pyproject.toml
 
 # Debian's Chromium drives the browser tests (Playwright's own download is not reachable).
 browser:
-	@test -x /usr/bin/chromium || { \
-	  echo "installing Debian's chromium for the browser tests"; \
+	@test -x /usr/bin/chromium && fc-list :lang=zh | grep -q . || { \
+	  echo "installing Debian's chromium and a Chinese font for the browser tests"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    $$SUDO apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; }
 
 ingest: setup
 	$(BIN)/rag ingest $(CORPUS) --index $(INDEX)

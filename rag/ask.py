@@ -239,7 +239,8 @@ class Assistant:
         if not answerable(best, prep.lang, self.calibration, llm=True):
             yield self._refusal(prep, prep.notices, mode="llm")
             return
-        messages = answer_messages(prep.question, prep.passages, prep.lang)
+        # The standalone form: the answering call does not see the conversation.
+        messages = answer_messages(prep.query, prep.passages, prep.lang)
         parts: list[str] = []
         yield from _hold_back_sentinel(self.chat.stream(messages), parts)
         raw = "".join(parts).strip()

@@ -203,14 +203,14 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
     from rag.ask import Assistant
-    from rag.ui.app import serve
+    from rag.ui.app import launch
 
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(
             f"warning: serving on {args.host}: anyone who can reach it can ask and upload",
             file=sys.stderr,
         )
-    serve(Assistant(settings), host=args.host, port=args.port)
+    launch(Assistant(settings), host=args.host, port=args.port)
     return 0
 
 

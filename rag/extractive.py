@@ -20,6 +20,11 @@ class ExtractiveParams:
     max_sentences: int = 3
     max_chars: int = 320  # non-space characters over all chosen sentences
     margin: float = 0.06  # a further sentence must score within this of the best
+    # Further sentences only from the best sentence's passage: on the dev split a runner-up
+    # from another passage was evidence far less often (it is usually a near-duplicate
+    # fact from another article), while a second fact of a multi-part question sits next
+    # to the first.
+    same_passage: bool = False
 
 
 def choose(scored: Sequence[Scored], params: ExtractiveParams) -> list[Scored]:
@@ -34,6 +39,8 @@ def choose(scored: Sequence[Scored], params: ExtractiveParams) -> list[Scored]:
             break
         size = len(squeeze(cand.sentence.text))
         if used + size > params.max_chars or _repeats(cand, chosen):
+            continue
+        if params.same_passage and cand.sentence.passage_id != best.sentence.passage_id:
             continue
         chosen.append(cand)
         used += size

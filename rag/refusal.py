@@ -8,6 +8,7 @@ were calibrated on the dev half of the gold set (`rag eval --calibrate`, docs/qu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.evidence import Scored
@@ -27,6 +28,11 @@ class Calibration:
         if llm:
             return self.llm_floor_zh if lang == "zh" else self.llm_floor_en
         return self.threshold_zh if lang == "zh" else self.threshold_en
+
+
+def answerability(query: str, scored: Sequence[Scored], calibration: Calibration) -> float:
+    """The feature the thresholds apply to: the best evidence sentence's score."""
+    return scored[0].score if scored else float("-inf")
 
 
 def answerable(

@@ -8,7 +8,8 @@ question's language. The weights were tuned on the dev half of the gold set
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -30,6 +31,10 @@ class RetrievalParams:
     dense_weight_en: float = 0.9
     rrf_k: int = 60
     candidates: int = 50  # taken from each list before fusion
+    # Share of the best *sentence* cosine in a chunk's dense score (the rest is the whole
+    # chunk's cosine): a one-sentence fact drowns in a long chunk's embedding.
+    sentence_share_zh: float = 0.0
+    sentence_share_en: float = 0.0
 
     def dense_weight(self, lang: Lang) -> float:
         if self.method == "dense":
@@ -37,6 +42,9 @@ class RetrievalParams:
         if self.method == "keyword":
             return 0.0
         return self.dense_weight_zh if lang == "zh" else self.dense_weight_en
+
+    def sentence_share(self, lang: Lang) -> float:
+        return self.sentence_share_zh if lang == "zh" else self.sentence_share_en
 
 
 @dataclass(frozen=True)
@@ -51,57 +59,126 @@ class Hit:
 class Scores:
     """Both signals for one query, computed once and fused under any parameters."""
 
-    dense: dict[int, float]  # row -> cosine, for the dense candidates
+    dense: dict[int, float]  # row -> cosine of query and chunk, for the dense candidates
     keyword: np.ndarray  # BM25 score of every row
     lang: Lang
+    # row -> best cosine of the query and one of the chunk's sentences, for the same rows
+    sentence: dict[int, float] = field(default_factory=dict)
+
+    def dense_score(self, row: int, share: float) -> float:
+        """The chunk's dense signal: its own cosine mixed with its best sentence's."""
+        chunk = self.dense.get(row, 0.0)
+        if share <= 0 or row not in self.sentence:
+            return chunk
+        return (1.0 - share) * chunk + share * self.sentence[row]
 
 
 def score_query(index: Index, embedder: Embedder, query: str, candidates: int = 50) -> Scores:
+    """Dense candidates are the top chunks by chunk cosine plus the chunks holding the
+    top sentences, so a chunk found only through one sentence still gets a dense score."""
     n = len(index.chunks)
     qvec = embedder.embed([query], "query")
-    sims, rows = index.vectors.search(qvec, min(max(candidates, 1), n))
+    top = min(max(candidates, 1), n)
+    sims, rows = index.vectors.search(qvec, top)
     dense = {int(r): float(s) for r, s in zip(rows[0], sims[0], strict=True) if r >= 0}
-    return Scores(dense=dense, keyword=index.keyword.scores(query), lang=detect_lang(query))
+    sentence: dict[int, float] = {}
+    layout = _layout(index)
+    if layout.chunk_vectors.size:
+        best = layout.best_sentence(qvec[0])
+        for r in np.argsort(-best)[:top]:
+            dense.setdefault(int(r), float(layout.chunk_vectors[r] @ qvec[0]))
+        sentence = {r: float(best[r]) for r in dense}
+    return Scores(dense, index.keyword.scores(query), detect_lang(query), sentence)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Per-index arrays for the sentence signal, built once per loaded (read-only) index."""
+
+    chunk_vectors: np.ndarray  # (n_chunks, dim)
+    member_vectors: np.ndarray  # vectors of chunk 0's sentences, then chunk 1's, ...
+    starts: np.ndarray  # offset of each chunk's first sentence in `member_vectors`
+
+    def best_sentence(self, qvec: np.ndarray) -> np.ndarray:
+        """Best sentence cosine of every chunk: (n_chunks,)."""
+        return np.maximum.reduceat(self.member_vectors @ qvec, self.starts)
+
+
+_LAYOUTS: weakref.WeakKeyDictionary[Index, _Layout] = weakref.WeakKeyDictionary()
+
+
+def _layout(index: Index) -> _Layout:
+    if index in _LAYOUTS:
+        return _LAYOUTS[index]
+    chunk_vectors = index.all_vectors() if index.chunks else np.zeros((0, 1), np.float32)
+    parts: list[np.ndarray] = []
+    starts: list[int] = []
+    size = 0
+    for row, c in enumerate(index.chunks):
+        found = [index.sentence_rows.get((c.source, a, b)) for a, b in c.sentences]
+        rows = [r for r in found if r is not None]
+        # A chunk without stored sentence vectors stands in for its own sentence.
+        block = index.sentence_vectors[rows] if rows else chunk_vectors[row : row + 1]
+        starts.append(size)
+        parts.append(block)
+        size += len(block)
+    members = np.vstack(parts) if parts else chunk_vectors
+    layout = _Layout(chunk_vectors, members, np.asarray(starts, dtype=np.intp))
+    _LAYOUTS[index] = layout
+    return layout
 
 
 def fuse(scores: Scores, params: RetrievalParams, k: int) -> list[Hit]:
     """Rank candidates from both lists by a weighted combination; top k."""
     w = params.dense_weight(scores.lang)
+    dense = _dense_signal(scores, params.sentence_share(scores.lang), params.candidates)
     kw = scores.keyword
     kw_top = [int(r) for r in np.argsort(-kw)[: params.candidates] if kw[r] > 0]
     pool: set[int] = set()
     if w > 0:
-        pool |= set(scores.dense)
+        pool |= set(dense)
     if w < 1:
         pool |= set(kw_top)
     if params.fusion == "rrf":
-        fused = _rrf(scores, kw_top, w, params.rrf_k)
+        fused = _rrf(dense, kw_top, w, params.rrf_k)
     else:
-        fused = _convex(scores, pool, w)
+        fused = _convex(dense, scores.keyword, pool, w)
     ranked = sorted(pool, key=lambda r: (-fused.get(r, 0.0), r))[:k]
     return [
-        Hit(row=r, score=fused.get(r, 0.0), dense=scores.dense.get(r, 0.0), keyword=float(kw[r]))
+        Hit(row=r, score=fused.get(r, 0.0), dense=dense.get(r, 0.0), keyword=float(kw[r]))
         for r in ranked
     ]
 
 
-def _convex(scores: Scores, pool: set[int], w: float) -> dict[int, float]:
+def _dense_signal(scores: Scores, share: float, candidates: int) -> dict[int, float]:
+    """The top `candidates` rows by the (sentence-mixed) dense score, with that score.
+
+    With share 0 these are exactly the chunk-cosine candidates of the vector search.
+    """
+    mixed = {r: scores.dense_score(r, share) for r in scores.dense}
+    top = sorted(mixed, key=lambda r: (-mixed[r], r))[:candidates]
+    return {r: mixed[r] for r in top}
+
+
+def _convex(
+    dense: dict[int, float], keyword: np.ndarray, pool: set[int], w: float
+) -> dict[int, float]:
     """w * min-max-normalised cosine + (1 - w) * BM25 / max BM25."""
-    dense_vals = list(scores.dense.values())
+    dense_vals = list(dense.values())
     lo, hi = (min(dense_vals), max(dense_vals)) if dense_vals else (0.0, 1.0)
     span = hi - lo or 1.0
-    kw_max = float(scores.keyword.max()) if scores.keyword.size else 0.0
+    kw_max = float(keyword.max()) if keyword.size else 0.0
     out = {}
     for r in pool:
-        d = (scores.dense[r] - lo) / span if r in scores.dense else 0.0
-        k = float(scores.keyword[r]) / kw_max if kw_max > 0 else 0.0
+        d = (dense[r] - lo) / span if r in dense else 0.0
+        k = float(keyword[r]) / kw_max if kw_max > 0 else 0.0
         out[r] = w * d + (1.0 - w) * k
     return out
 
 
-def _rrf(scores: Scores, kw_top: list[int], w: float, rrf_k: int) -> dict[int, float]:
+def _rrf(dense: dict[int, float], kw_top: list[int], w: float, rrf_k: int) -> dict[int, float]:
     out: dict[int, float] = {}
-    dense_rank = sorted(scores.dense, key=lambda r: -scores.dense[r])
+    dense_rank = sorted(dense, key=lambda r: (-dense[r], r))
     for rank, r in enumerate(dense_rank):
         out[r] = out.get(r, 0.0) + w / (rrf_k + rank + 1)
     for rank, r in enumerate(kw_top):

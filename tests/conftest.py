@@ -54,6 +54,14 @@ def demo_index(
     from rag.ingest.pipeline import ingest
 
     path = tmp_path_factory.mktemp("demo") / "index"
+    # Development shortcut: RAG_TEST_DEMO_INDEX=DIR copies an existing demo index instead of
+    # spending a minute or two building one. CI never sets it, so CI always ingests.
+    reuse = os.environ.get("RAG_TEST_DEMO_INDEX")
+    if reuse:
+        import shutil
+
+        shutil.copytree(reuse, path)
+        return path
     ingest([CORPUS], path, embedder, ChunkParams())
     return path
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -48,7 +50,7 @@ def test_sentence_spans_cover_all_non_space_text_in_order(text: str) -> None:
     spans = list(sentence_spans(text))
     assert "".join(squeeze(text[a:b]) for a, b in spans) == squeeze(text)
     assert all(a < b for a, b in spans)
-    assert all(b1 <= a2 for (_, b1), (a2, _) in zip(spans, spans[1:], strict=False))
+    assert all(b1 <= a2 for (_, b1), (a2, _) in itertools.pairwise(spans))
 
 
 def test_fold_is_length_preserving_width_normalisation() -> None:

@@ -237,9 +237,15 @@ def build(assistant: Assistant, limits: UploadLimits | None = None) -> gr.Blocks
     return demo
 
 
-def serve(
-    assistant: Assistant, host: str = "127.0.0.1", port: int = 7860, quiet: bool = False
-) -> None:
+def launch(
+    assistant: Assistant,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    *,
+    block: bool = True,
+    quiet: bool = False,
+) -> gr.Blocks:
+    """Start the page; with block=False it returns once the server is up (for tests)."""
     demo = build(assistant)
     demo.queue(default_concurrency_limit=4).launch(
         server_name=host,
@@ -248,4 +254,7 @@ def serve(
         quiet=quiet,
         show_error=False,
         footer_links=["api"],
+        prevent_thread_lock=not block,
+        max_file_size=UploadLimits().max_bytes,
     )
+    return demo

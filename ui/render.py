@@ -65,9 +65,15 @@ def sources_html(answer: Answer | None) -> str:
     return "".join(parts)
 
 
-def context_html(title: str, before: str, quote: str, after: str, supported: bool = True) -> str:
-    """The article around a citation with the quoted span highlighted."""
+def context_html(
+    title: str, before: str, quote: str, after: str, supported: bool = True, window: int = 400
+) -> str:
+    """The article around a citation, quoted span highlighted (up to `window` chars each side)."""
     cls = "rag-hl" if supported else "rag-hl rag-unsupported"
+    if len(before) > window:
+        before = "…" + before[-window:]
+    if len(after) > window:
+        after = after[:window] + "…"
     body = (
         html.escape(readable(before))
         + f'<mark class="{cls}">{html.escape(readable(quote))}</mark>'

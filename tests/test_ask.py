@@ -1,0 +1,136 @@
+"""`ask()` in extractive mode over the demo corpus: the public contract, refusals, bad input.
+
+Real model, real index (the session's demo index); no LLM is configured here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+import rag
+from rag import Answer, Assistant, Citation, Passage
+from rag.errors import ConfigError, IndexNotFoundError, InvalidQuestionError
+from rag.index import Index
+from rag.text import squeeze
+
+pytestmark = pytest.mark.slow
+
+ZH_QUESTION = "绍兴的网上轻纺城去年撮合业务量达到多少？"
+EN_QUESTION = "What was the matchmaking business volume of Shaoxing's online China Textile City?"
+OUT_OF_CORPUS_ZH = "2030年火星基地的建设进展如何？"
+OUT_OF_CORPUS_EN = "Who won the 2018 FIFA World Cup final in Moscow?"
+
+
+def check_citations(answer: Answer, index: Index) -> None:
+    """The contract every answer keeps, whatever the mode."""
+    markers = [int(n) for n in re.findall(r"\[(\d+)\]", answer.text)]
+    assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    first_seen = list(dict.fromkeys(markers))
+    assert first_seen == [c.n for c in answer.citations], "numbered by first appearance"
+    for c in answer.citations:
+        original = index.documents[c.source].text
+        assert squeeze(original[c.start : c.end]) == squeeze(c.quote)
+        assert c.passage_id in {p.id for p in answer.passages}
+
+
+def test_chinese_question_gets_a_cited_extractive_answer(assistant: Assistant) -> None:
+    answer = assistant.ask(ZH_QUESTION)
+    assert answer.mode == "extractive" and answer.answered
+    assert "311亿" in answer.text
+    assert answer.citations and any("311亿" in c.quote for c in answer.citations)
+    check_citations(answer, assistant.index)
+    assert [p.score for p in answer.passages] == sorted(
+        (p.score for p in answer.passages), reverse=True
+    )
+    assert len(answer.passages) == 5
+
+
+def test_english_question_is_answered_from_chinese_articles(assistant: Assistant) -> None:
+    answer = assistant.ask(EN_QUESTION)
+    assert answer.answered and answer.text.startswith("The articles say")
+    assert "311亿" in answer.text
+    check_citations(answer, assistant.index)
+
+
+@pytest.mark.parametrize(
+    ("question", "phrase"),
+    [(OUT_OF_CORPUS_ZH, "语料中没有找到"), (OUT_OF_CORPUS_EN, "do not contain an answer")],
+)
+def test_out_of_corpus_question_is_refused_in_its_language(
+    assistant: Assistant, question: str, phrase: str
+) -> None:
+    answer = assistant.ask(question)
+    assert not answer.answered
+    assert phrase in answer.text
+    assert answer.citations == []
+    assert answer.passages, "closest passages are offered as related reading"
+    assert answer.passages[0].title in answer.text
+
+
+def test_public_types_have_the_documented_fields() -> None:
+    assert [f.name for f in fields(Answer)] == [
+        "text", "mode", "answered", "notice", "citations", "passages"
+    ]  # fmt: skip
+    assert [f.name for f in fields(Citation)] == [
+        "n", "source", "title", "quote", "start", "end", "passage_id", "supported"
+    ]  # fmt: skip
+    assert [f.name for f in fields(Passage)] == [
+        "id", "source", "title", "text", "start", "end", "score"
+    ]  # fmt: skip
+
+
+def test_module_level_ask_resolves_settings_from_the_environment(
+    demo_index: Path, model_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAG_CACHE_DIR", str(model_cache))
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    answer = rag.ask(ZH_QUESTION, index=demo_index, k=3)
+    assert answer.mode == "extractive" and len(answer.passages) == 3
+    events = list(rag.ask_stream(ZH_QUESTION, index=demo_index, k=3))
+    assert isinstance(events[-1], Answer) and events[-1].text == answer.text
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t ", "\u3000"])
+def test_empty_question_is_a_clear_error(assistant: Assistant, question: str) -> None:
+    with pytest.raises(InvalidQuestionError, match="empty"):
+        assistant.ask(question)
+
+
+def test_huge_question_is_truncated_with_a_notice(assistant: Assistant) -> None:
+    question = ZH_QUESTION + "浙江" * 50_000  # 100 KB
+    answer = assistant.ask(question)
+    assert answer.notice and "only the first 1,000" in answer.notice
+    assert answer.passages
+
+
+def test_bad_options_are_rejected(assistant: Assistant) -> None:
+    with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
+        assistant.ask(ZH_QUESTION, mode="llm")
+    with pytest.raises(ConfigError, match="k must be"):
+        assistant.ask(ZH_QUESTION, k=0)
+
+
+def test_missing_index_says_how_to_build_one(tmp_path: Path, model_cache: Path) -> None:
+    from rag.config import EmbedSettings, Settings
+
+    lonely = Assistant(
+        Settings(index=tmp_path / "none", embed=EmbedSettings(cache_dir=model_cache))
+    )
+    with pytest.raises(IndexNotFoundError, match="rag ingest"):
+        lonely.ask(ZH_QUESTION)
+
+
+def test_follow_up_question_borrows_the_previous_question(assistant: Assistant) -> None:
+    history = [
+        {"role": "user", "content": "湖州首次颁发的“生态鼎”中，哪个县捧获了生态文明冠军鼎？"},
+        {"role": "assistant", "content": "长兴县。"},
+    ]
+    prep = assistant.prepare("那一共有多少个乡镇夺鼎？", k=5, history=history)
+    assert "生态鼎" in prep.query
+    assert prep.passages[0].source == "002_25df68110ca78dc9.txt"
+    plain = assistant.prepare("那一共有多少个乡镇夺鼎？", k=5)
+    assert plain.query == "那一共有多少个乡镇夺鼎？"

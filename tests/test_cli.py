@@ -1,0 +1,104 @@
+"""The `rag` command, run as a user runs it: a subprocess, exit codes, stdout/stderr."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.openai_server import OpenAIServer
+
+pytestmark = pytest.mark.slow
+
+
+def rag(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rag", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=timeout,
+    )
+
+
+def test_help_lists_the_subcommands(cli_env: dict[str, str]) -> None:
+    out = rag("--help", env=cli_env)
+    assert out.returncode == 0
+    for sub in ("ingest", "ask", "eval", "ui", "info"):
+        assert sub in out.stdout
+
+
+def test_ask_json_is_utf8_with_the_public_fields(demo_index: Path, cli_env: dict[str, str]) -> None:
+    out = rag(
+        "ask",
+        "绍兴的网上轻纺城去年撮合业务量达到多少？",
+        "--index",
+        str(demo_index),
+        "--json",
+        "--k",
+        "3",
+        env=cli_env,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "311亿" in out.stdout, "Chinese is printed as is, not \\u-escaped"
+    answer = json.loads(out.stdout)
+    assert set(answer) == {"text", "mode", "answered", "notice", "citations", "passages"}
+    assert answer["mode"] == "extractive" and len(answer["passages"]) == 3
+    assert set(answer["citations"][0]) == {
+        "n", "source", "title", "quote", "start", "end", "passage_id", "supported"
+    }  # fmt: skip
+
+
+def test_ask_readable_output_lists_sources(demo_index: Path, cli_env: dict[str, str]) -> None:
+    out = rag(
+        "ask", "绍兴的网上轻纺城去年撮合业务量达到多少？", "--index", str(demo_index), env=cli_env
+    )
+    assert out.returncode == 0, out.stderr
+    assert (
+        "Sources:" in out.stdout
+        and "[1]" in out.stdout
+        and "000_bbdcf5a10f4685c4.txt" in out.stdout
+    )
+
+
+def test_bad_input_exits_cleanly(tmp_path: Path, demo_index: Path, cli_env: dict[str, str]) -> None:
+    empty = rag("ask", "   ", "--index", str(demo_index), env=cli_env)
+    assert empty.returncode == 2 and "question is empty" in empty.stderr
+    missing = rag("ask", "问题", "--index", str(tmp_path / "nope"), env=cli_env)
+    assert missing.returncode == 1 and "rag ingest" in missing.stderr
+    nothing = rag(
+        "ingest", str(tmp_path / "no-such-dir"), "--index", str(tmp_path / "i"), env=cli_env
+    )
+    assert nothing.returncode == 1 and "nothing was ingested" in nothing.stderr
+    for result in (empty, missing, nothing):
+        assert "Traceback" not in result.stderr
+
+
+def test_info_describes_the_index(demo_index: Path, cli_env: dict[str, str]) -> None:
+    out = rag("info", "--index", str(demo_index), env=cli_env)
+    assert out.returncode == 0
+    assert "bundled:multilingual-e5-small" in out.stdout
+    assert "001_93257fffc3be4eeb.txt" in out.stdout
+    manifest = json.loads(rag("info", "--index", str(demo_index), "--json", env=cli_env).stdout)
+    assert len(manifest["files"]) == 5
+
+
+def test_llm_is_configured_from_the_environment(demo_index: Path, cli_env: dict[str, str]) -> None:
+    with OpenAIServer(reply=lambda m: "长兴县捧获了生态文明冠军鼎[1]。") as srv:
+        env = {
+            **cli_env,
+            "OPENAI_API_KEY": srv.api_key,
+            "OPENAI_BASE_URL": srv.url,
+            "RAG_LLM_MODEL": srv.models[0],
+        }
+        out = rag(
+            "ask", "哪个县捧获了生态文明冠军鼎？", "--index", str(demo_index), "--json", env=env
+        )
+        assert out.returncode == 0, out.stderr
+        answer = json.loads(out.stdout)
+        assert answer["mode"] == "llm"
+        assert srv.requests and srv.requests[-1]["model"] == srv.models[0]

@@ -1,0 +1,162 @@
+"""The chat page in a real browser: Debian's Chromium driven by Playwright.
+
+The app runs in this process on a free localhost port, on a copy of the demo index (the
+upload test adds a file to it). Screenshots are saved to artifacts/ui/.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rag import Assistant
+from rag.config import EmbedSettings, Settings
+from rag.embed import SentenceTransformerEmbedder
+from rag.text import squeeze
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = ROOT / "artifacts" / "ui"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+ANSWER_TIMEOUT = 120_000  # ms; the first question loads the model
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def app_url(
+    demo_index: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    embed_settings: EmbedSettings,
+    embedder: SentenceTransformerEmbedder,
+) -> Iterator[str]:
+    from rag.ui.app import launch
+
+    index = tmp_path_factory.mktemp("ui") / "index"
+    shutil.copytree(demo_index, index)
+    port = free_port()
+    demo = launch(
+        Assistant(Settings(index=index, embed=embed_settings), embedder=embedder),
+        port=port,
+        block=False,
+        quiet=True,
+    )
+    yield f"http://127.0.0.1:{port}"
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "run `make browser` (installs Debian's chromium)"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any, app_url: str) -> Iterator[Any]:
+    pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+    pg.goto(app_url)
+    pg.wait_for_selector("#question textarea", timeout=60_000)
+    yield pg
+    pg.close()
+
+
+def ask(page: Any, question: str) -> None:
+    page.fill("#question textarea", question)
+    page.click("#ask")
+
+
+def last_bot_message(page: Any) -> str:
+    return str(page.locator('#chat [data-testid="bot"]').last.inner_text())
+
+
+def shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_chinese_question_streams_a_cited_answer_and_opens_its_source(page: Any) -> None:
+    ask(page, "绍兴的网上轻纺城去年撮合业务量达到多少？")
+    page.wait_for_selector("#sources .rag-cite", timeout=ANSWER_TIMEOUT)
+    assert "[1]" in last_bot_message(page)
+    quote = page.inner_text("#sources .rag-cite >> nth=0 >> .rag-quote")
+    source = page.inner_text("#sources .rag-cite >> nth=0 >> code")
+    original = (ROOT / "data" / "corpus" / source).read_text("utf-8")
+    assert squeeze(quote) and squeeze(quote) in squeeze(original), "quote really is in the file"
+    assert "311亿" in quote
+    shot(page, "answer")
+
+    page.click("#citations label >> nth=0")
+    page.wait_for_selector("#context mark", timeout=30_000)
+    assert squeeze(page.inner_text("#context mark")) == squeeze(quote)
+    context = page.inner_text("#context")
+    assert len(squeeze(context)) > len(squeeze(quote)), "surrounding article text is shown"
+    shot(page, "citation-opened")
+
+
+def test_out_of_corpus_question_is_shown_as_a_refusal(page: Any) -> None:
+    ask(page, "2030年火星基地的建设进展如何？")
+    page.wait_for_selector("#sources .rag-refusal", timeout=ANSWER_TIMEOUT)
+    assert "语料中没有找到" in last_bot_message(page)
+    assert "🚫" in last_bot_message(page)
+    assert page.locator("#sources .rag-related li").count() >= 1
+    assert page.locator("#sources .rag-cite").count() == 0
+    shot(page, "refusal")
+
+
+def test_english_follow_up_and_an_error_keep_the_page_usable(page: Any) -> None:
+    ask(page, "   ")
+    page.wait_for_function(
+        "() => document.querySelector('#chat')?.innerText.includes('question is empty')",
+        timeout=ANSWER_TIMEOUT,
+    )
+    assert "Traceback" not in page.inner_text("#chat")
+    ask(page, "What was the matchmaking business volume of Shaoxing's online China Textile City?")
+    page.wait_for_selector("#sources .rag-cite", timeout=ANSWER_TIMEOUT)
+    assert "311" in last_bot_message(page)
+    shot(page, "english")
+
+
+def test_upload_adds_a_file_that_can_then_be_cited(page: Any, tmp_path: Path) -> None:
+    doc = tmp_path / "舟山新闻.txt"
+    doc.write_text(
+        "舟山建成国内首座海上风电制氢平台\n\n本报舟山6月3日电 舟山岱山海域的海上风电制氢平台"
+        "日前建成投用，每天可制取绿氢约2.4吨。\n",
+        encoding="utf-8",
+    )
+    page.click("text=Add documents")
+    page.set_input_files("#upload input[type=file]", [str(doc)])
+    page.click("#add")
+    page.wait_for_function(
+        "() => document.querySelector('#upload-summary')?.innerText.includes('Added 1 file')",
+        timeout=ANSWER_TIMEOUT,
+    )
+    summary = page.inner_text("#upload-summary")
+    assert "uploads/舟山新闻.txt" in summary
+    assert "The index now holds 6 files" in summary
+    shot(page, "upload")
+    ask(page, "舟山的海上风电制氢平台每天能制取多少绿氢？")
+    page.wait_for_selector("#sources .rag-cite", timeout=ANSWER_TIMEOUT)
+    assert "2.4吨" in last_bot_message(page)
+    assert "uploads/舟山新闻.txt" in page.inner_text("#sources")
