@@ -23,6 +23,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/python -c "import rag, torch; assert torch.__version__.endswith('+cpu'), torch.__version__"
 	touch $@
 
 # Debian's Chromium drives the browser tests (Playwright's own download is not reachable).
@@ -38,6 +39,17 @@ ingest: setup
 
 demo: ingest
 	$(BIN)/rag info --index $(INDEX)
+	$(BIN)/rag ask "湖州首次颁发的生态鼎中，哪个县捧获了生态文明冠军鼎？" --index $(INDEX)
+	$(BIN)/rag ui --index $(INDEX)
+
+eval: ingest
+	$(BIN)/rag eval --index $(INDEX) --out artifacts/eval
+
+bench: ingest
+	$(BIN)/python -m rag.evals.bench ingest --corpus $(CORPUS)
+	$(BIN)/python -m rag.evals.bench ask --index $(INDEX)
+	$(BIN)/python -m rag.evals.bench cold --index $(INDEX)
+	$(BIN)/python -m rag.evals.bench load --index $(INDEX)
 
 lint: setup
 	$(BIN)/ruff check rag ingest ui evals tests

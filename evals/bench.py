@@ -1,0 +1,258 @@
+"""Benchmarks. Figures are ratios measured within one run (these machines are noisy).
+
+    python -m rag.evals.bench ingest --corpus data/corpus     # ingest vs raw model encode
+    python -m rag.evals.bench ask --index data/index          # warm ask() vs query embedding
+    python -m rag.evals.bench cold --index data/index         # `rag ask` process start to answer
+    python -m rag.evals.bench load --index data/index         # 10 concurrent chat sessions
+
+Each prints a Markdown block ready for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from rag.ask import Assistant
+from rag.config import load_settings
+from rag.embed import SentenceTransformerEmbedder
+from rag.evals.metrics import load_gold, percentiles
+from rag.evals.run import default_gold_path
+from rag.index import Index
+from rag.ingest.chunk import ChunkParams
+from rag.ingest.pipeline import EMBED_BATCH, embedding_text, ingest
+from rag.text import join_lines
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def _header(title: str, command: str) -> list[str]:
+    return [
+        f"### {title}",
+        "",
+        f"- command: `{command}`",
+        f"- machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"{time.strftime('%Y-%m-%d')}",
+        "",
+    ]
+
+
+def bench_ingest(corpus: Path) -> str:
+    """Whole ingest (read, clean, chunk, embed chunks + sentences, index, write) against the
+    model encoding the same texts directly, in one process, model already loaded."""
+    embedder = SentenceTransformerEmbedder(load_settings().embed)
+    embedder.embed(["预热 warm-up"] * 8, "passage")
+    work = Path(tempfile.mkdtemp(prefix="rag-bench-"))
+    try:
+        report = ingest([corpus], work / "index", embedder, ChunkParams())
+        index = Index.load(work / "index")
+        chunk_texts = [embedding_text(c) for c in index.chunks]
+        docs = index.documents
+        sentence_texts = [join_lines(docs[s].text[a:b]) for s, a, b in index.sentence_rows]
+        t0 = time.perf_counter()
+        _encode(embedder, chunk_texts)
+        t_chunks = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        _encode(embedder, sentence_texts)
+        t_sentences = time.perf_counter() - t0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    raw = t_chunks + t_sentences
+    lines = _header("Ingest throughput", f"python -m rag.evals.bench ingest --corpus {corpus}")
+    lines += [
+        "| measure | value |",
+        "|---|---|",
+        f"| files / articles / chunks / sentences | {report.files} / {report.articles} / "
+        f"{report.chunks} / {len(sentence_texts)} |",
+        f"| ingest wall time | {report.seconds:.1f} s ({report.chunks / report.seconds:.1f} "
+        "chunks/s) |",
+        f"| raw encode, chunks only | {t_chunks:.1f} s ({len(chunk_texts) / t_chunks:.1f} "
+        "chunks/s) |",
+        f"| raw encode, chunks + sentences (what ingest embeds) | {raw:.1f} s |",
+        f"| **ingest time / raw encode time** | **{report.seconds / raw:.2f}** "
+        f"(non-embedding share {max(0.0, 1 - raw / report.seconds) * 100:.0f} %) |",
+        f"| ingest chunks/s ÷ raw chunk-encode chunks/s | "
+        f"{(report.chunks / report.seconds) / (len(chunk_texts) / t_chunks):.2f} |",
+        f"| peak RSS (model loaded) | {_peak_rss_mb():.0f} MB |",
+    ]
+    return "\n".join(lines)
+
+
+def _encode(embedder: SentenceTransformerEmbedder, texts: Sequence[str]) -> None:
+    for i in range(0, len(texts), EMBED_BATCH):
+        embedder.model.encode(
+            list(texts[i : i + EMBED_BATCH]),
+            prompt=embedder.prompt("passage"),
+            normalize_embeddings=True,
+            batch_size=embedder._settings.batch_size,
+        )
+
+
+def bench_ask(index: Path, limit: int) -> str:
+    """Warm extractive ask() per gold question vs the query embedding alone."""
+    questions = [i.question for i in load_gold(default_gold_path())][:limit]
+    assistant = Assistant(load_settings(index=index))
+    for q in ["预热问题一", "warm-up question two", "预热三"]:
+        assistant.ask(q, mode="extractive")
+    model = assistant.embedder
+    assert isinstance(model, SentenceTransformerEmbedder)
+    ask_ms = _timed(lambda q: assistant.ask(q, mode="extractive"), questions)
+    prompt = model.prompt("query")
+    embed_ms = _timed(lambda q: model.model.encode([q], prompt=prompt), questions)
+    a, e = percentiles(ask_ms), percentiles(embed_ms)
+    lines = _header("Warm `ask()` latency, extractive mode",
+                    f"python -m rag.evals.bench ask --index {index}")
+    lines += [
+        f"{len(questions)} gold questions, one at a time, after three warm-up questions.",
+        "",
+        "| | p50 | p95 |",
+        "|---|---|---|",
+        f"| `ask()` (embed + hybrid retrieval + sentence scoring + answer) | {a['p50']:.1f} ms "
+        f"| {a['p95']:.1f} ms |",
+        f"| query embedding alone | {e['p50']:.1f} ms | {e['p95']:.1f} ms |",
+        f"| **ratio ask / embedding** | **{a['p50'] / e['p50']:.2f}** | "
+        f"**{a['p95'] / e['p95']:.2f}** |",
+    ]
+    return "\n".join(lines)
+
+
+def _timed(fn: Callable[[str], object], items: Sequence[str]) -> list[float]:
+    out = []
+    for item in items:
+        t0 = time.perf_counter()
+        fn(item)
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def bench_cold(index: Path, runs: int) -> str:
+    """Process start to printed answer for `rag ask`, against `python -c pass`."""
+    question = "湖州首次颁发的生态鼎中，哪个县捧获了生态文明冠军鼎？"
+    cmd = [sys.executable, "-m", "rag", "ask", question, "--index", str(index)]
+    cold = [_run_seconds(cmd) for _ in range(runs)]
+    bare = [_run_seconds([sys.executable, "-c", "import torch, sentence_transformers"])
+            for _ in range(runs)]
+    lines = _header("Cold start of `rag ask`", f"python -m rag.evals.bench cold --index {index}")
+    lines += [
+        f"median of {runs} runs",
+        "",
+        "| | seconds |",
+        "|---|---|",
+        f"| `rag ask` process start → answer printed | {np.median(cold):.2f} |",
+        f"| `python -c 'import torch, sentence_transformers'` | {np.median(bare):.2f} |",
+        f"| **ratio** | **{np.median(cold) / np.median(bare):.2f}** |",
+    ]
+    return "\n".join(lines)
+
+
+def _run_seconds(cmd: list[str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True)
+    return time.perf_counter() - t0
+
+
+def bench_load(index: Path, sessions: int) -> str:
+    """Concurrent chat sessions through gradio_client against the running page."""
+    from gradio_client import Client
+
+    from rag.ui.app import launch
+
+    port = _free_port()
+    demo = launch(Assistant(load_settings(index=index)), port=port, block=False, quiet=True)
+    url = f"http://127.0.0.1:{port}/"
+    gold = [i.question for i in load_gold(default_gold_path())]
+    questions = gold[:sessions]
+    _session(Client, url, gold[-1])  # warm-up: the first question loads the model
+    single = _session(Client, url, gold[-2])  # baseline: one session alone, warm
+    results: list[tuple[bool, float, str]] = [(False, 0.0, "")] * sessions
+
+    def worker(i: int) -> None:
+        results[i] = _session(Client, url, questions[i])
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(sessions)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    demo.close()
+    ok = [r for r in results if r[0]]
+    lat = percentiles([r[1] for r in ok])
+    lines = _header(f"Load: {sessions} concurrent chat sessions",
+                    f"python -m rag.evals.bench load --index {index}")
+    lines += [
+        "| | value |",
+        "|---|---|",
+        f"| success | {len(ok)}/{sessions} |",
+        f"| latency p50 / p95 | {lat['p50'] / 1000:.2f} s / {lat['p95'] / 1000:.2f} s |",
+        f"| single session alone | {single[1] / 1000:.2f} s |",
+        f"| **p95 under load / single** | **{lat['p95'] / max(single[1], 1e-9):.2f}** |",
+        f"| wall time for all sessions | {wall:.2f} s |",
+    ]
+    failures = [r[2] for r in results if not r[0]]
+    if failures:
+        lines.append(f"\nfailures: {failures}")
+    return "\n".join(lines)
+
+
+def _session(client_cls: type, url: str, question: str) -> tuple[bool, float, str]:
+    """One chat session: connect, ask, wait for the final answer with its citations."""
+    t0 = time.perf_counter()
+    try:
+        client = client_cls(url, verbose=False)
+        # Outputs as the API exposes them: chat, textbox, sources panel, citation list.
+        chat, _, sources, *_ = client.predict(question, [], 5, "auto", api_name="/respond")
+        ok = bool(chat) and chat[-1]["role"] == "assistant" and "rag-sources" in sources
+        return ok, (time.perf_counter() - t0) * 1000, "" if ok else "no answer"
+    except Exception as exc:  # a failed session is a result, not a crash
+        return False, (time.perf_counter() - t0) * 1000, f"{type(exc).__name__}: {exc}"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rag.evals.bench")
+    sub = parser.add_subparsers(dest="what", required=True)
+    p = sub.add_parser("ingest")
+    p.add_argument("--corpus", default="data/corpus")
+    for name in ("ask", "cold", "load"):
+        p = sub.add_parser(name)
+        p.add_argument("--index", default="data/index")
+    sub.choices["ask"].add_argument("--limit", type=int, default=300)
+    sub.choices["cold"].add_argument("--runs", type=int, default=3)
+    sub.choices["load"].add_argument("--sessions", type=int, default=10)
+    args = parser.parse_args(argv)
+    if args.what == "ingest":
+        print(bench_ingest(Path(args.corpus)))
+    elif args.what == "ask":
+        print(bench_ask(Path(args.index), args.limit))
+    elif args.what == "cold":
+        print(bench_cold(Path(args.index), args.runs))
+    else:
+        print(bench_load(Path(args.index), args.sessions))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
