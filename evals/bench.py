@@ -114,8 +114,9 @@ def bench_ask(index: Path, limit: int) -> str:
     prompt = model.prompt("query")
     embed_ms = _timed(lambda q: model.model.encode([q], prompt=prompt), questions)
     a, e = percentiles(ask_ms), percentiles(embed_ms)
-    lines = _header("Warm `ask()` latency, extractive mode",
-                    f"python -m rag.evals.bench ask --index {index}")
+    lines = _header(
+        "Warm `ask()` latency, extractive mode", f"python -m rag.evals.bench ask --index {index}"
+    )
     lines += [
         f"{len(questions)} gold questions, one at a time, after three warm-up questions.",
         "",
@@ -144,8 +145,10 @@ def bench_cold(index: Path, runs: int) -> str:
     question = "湖州首次颁发的生态鼎中，哪个县捧获了生态文明冠军鼎？"
     cmd = [sys.executable, "-m", "rag", "ask", question, "--index", str(index)]
     cold = [_run_seconds(cmd) for _ in range(runs)]
-    bare = [_run_seconds([sys.executable, "-c", "import torch, sentence_transformers"])
-            for _ in range(runs)]
+    bare = [
+        _run_seconds([sys.executable, "-c", "import torch, sentence_transformers"])
+        for _ in range(runs)
+    ]
     lines = _header("Cold start of `rag ask`", f"python -m rag.evals.bench cold --index {index}")
     lines += [
         f"median of {runs} runs",
@@ -193,8 +196,10 @@ def bench_load(index: Path, sessions: int) -> str:
     demo.close()
     ok = [r for r in results if r[0]]
     lat = percentiles([r[1] for r in ok])
-    lines = _header(f"Load: {sessions} concurrent chat sessions",
-                    f"python -m rag.evals.bench load --index {index}")
+    lines = _header(
+        f"Load: {sessions} concurrent chat sessions",
+        f"python -m rag.evals.bench load --index {index}",
+    )
     lines += [
         "| | value |",
         "|---|---|",

@@ -124,10 +124,11 @@ def evaluate(
 def retrieval_summary(results: Iterable[ItemResult], config: str) -> dict[str, float]:
     rows = [r for r in results if r.answerable and config in r.ranks]
     n = len(rows) or 1
+    ranks = [r.ranks[config] or 10_000 for r in rows]  # None: evidence not retrieved
     out: dict[str, float] = {"n": float(len(rows))}
     for k in KS:
-        out[f"hit@{k}"] = sum(1 for r in rows if (r.ranks[config] or 99) <= k) / n
-    out["mrr@10"] = sum(1 / r.ranks[config] for r in rows if (r.ranks[config] or 99) <= 10) / n
+        out[f"hit@{k}"] = sum(1 for rank in ranks if rank <= k) / n
+    out["mrr@10"] = sum(1 / rank for rank in ranks if rank <= 10) / n
     out[f"hit@{BUDGET}ch"] = sum(r.budget_hit[config] for r in rows) / n
     multi = [r for r in rows if r.kind == "multi"]
     if multi:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.openai_server import OpenAIServer
+from openai_server import OpenAIServer
 
 pytestmark = pytest.mark.slow
 

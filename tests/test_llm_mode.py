@@ -20,7 +20,7 @@ from rag.config import EmbedSettings, Settings
 from rag.embed import SentenceTransformerEmbedder
 from rag.llm import LLMConfig
 from rag.text import squeeze
-from tests.openai_server import Fault, OpenAIServer
+from openai_server import Fault, OpenAIServer
 
 pytestmark = pytest.mark.slow
 
