@@ -32,11 +32,13 @@ from rag.types import Answer
 KS = (1, 3, 5, 10)
 BUDGET = 1500  # characters of ranked context (about five 300-character chunks)
 
+_NO_SENTENCES = {"sentence_share_zh": 0.0, "sentence_share_en": 0.0}
 DEFAULT_CONFIGS: dict[str, RetrievalParams] = {
     "keyword": RetrievalParams(method="keyword"),
-    "dense": RetrievalParams(method="dense"),
-    "hybrid-rrf-equal": RetrievalParams(fusion="rrf", dense_weight_zh=0.5, dense_weight_en=0.5),
-    "hybrid-convex-equal": RetrievalParams(dense_weight_zh=0.5, dense_weight_en=0.5),
+    "dense-chunk": RetrievalParams(method="dense", **_NO_SENTENCES),  # plain FAISS
+    "dense": RetrievalParams(method="dense"),  # chunk + best-sentence cosine
+    "hybrid-no-sentences": RetrievalParams(**_NO_SENTENCES),
+    "hybrid-rrf": RetrievalParams(fusion="rrf"),
     "hybrid": RetrievalParams(),  # the shipped default
 }
 

@@ -2,9 +2,9 @@
 
     python -m rag.evals.tune chunking --index /tmp/chunk-150-0 /tmp/chunk-300-1 ...
     python -m rag.evals.tune chunking --build data/corpus --root /tmp   # builds chunk-N-M
-    python -m rag.evals.tune fusion --index /tmp/chunk-200-1
-    python -m rag.evals.tune evidence --index /tmp/chunk-200-1
-    python -m rag.evals.tune calibrate --index /tmp/chunk-200-1 [--split test]
+    python -m rag.evals.tune fusion --index /tmp/chunk-400-1
+    python -m rag.evals.tune evidence --index /tmp/chunk-400-1
+    python -m rag.evals.tune calibrate --index /tmp/chunk-400-1 [--split test]
 
 Every sweep fuses, scores and chooses with the functions the assistant uses
 (`rag.retrieve.fuse`, `rag.evidence.score`, `rag.extractive.choose`, `rag.refusal`), so
@@ -86,6 +86,9 @@ BASE_CONFIGS = {
     "keyword": RetrievalParams(method="keyword"),
     "dense": RetrievalParams(method="dense"),
     "hybrid": RetrievalParams(),  # the current defaults
+    # the same with half of the dense score from the chunk's best sentence
+    "dense+sent": RetrievalParams(method="dense", sentence_share_zh=0.5, sentence_share_en=0.5),
+    "hybrid+sent": RetrievalParams(sentence_share_zh=0.5, sentence_share_en=0.5),
 }
 
 
@@ -288,11 +291,12 @@ def cmd_evidence(args: argparse.Namespace) -> None:
     print(f"\n### evidence scoring ({args.lang}, choose() with its defaults)\n")
     print(table(head, rows))
     rows = []
-    for n, margin, same in itertools.product(args.max_sentences, args.margins, (False, True)):
-        if n == 1 and (margin or same):
-            continue  # one sentence: margin and passage do not matter
-        ex = replace(base_ex, max_sentences=n, margin=margin, same_passage=same)
-        rows.append(run(f"max_sentences={n} margin={margin} same_passage={same}", base_ev, ex))
+    for n, margin in itertools.product(args.max_sentences, args.margins):
+        if n == 1 and margin != args.margins[0]:
+            continue  # one sentence: the margin does not matter
+        for budget in args.budgets:
+            ex = replace(base_ex, max_sentences=n, margin=margin, max_chars=budget)
+            rows.append(run(f"max_sentences={n} margin={margin} max_chars={budget}", base_ev, ex))
     print(f"\n### choose() ({args.lang}, evidence scoring with its defaults)\n")
     print(table(head, rows))
 
@@ -354,6 +358,7 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
     feats = features(assistant, args.penalties)
     head = ["feature", "AUC", "best cut", "bal. acc", "false ref", "missed ref"]
     head += ["shipped cut", "false ref @shipped", "missed @shipped"]
+    head += ["LLM floor (no false refusal)", "refused @floor", "shipped floor", "FR/MR @floor"]
     for lang in LANGS:
         group = [c for c in cases if c.item.lang == lang]
         n_ans = sum(c.item.answerable for c in group)
@@ -372,8 +377,14 @@ def _calibration_row(
     best = max(sweep, key=lambda r: (r[1], -r[2]))  # best balanced accuracy, then fewer FR
     shipped = cal.threshold(lang)  # type: ignore[arg-type]
     fr, mr = _rates(values, shipped)
+    # The LLM floor refuses only clear cases: just under the lowest answerable value.
+    floor = min(v for v, a in values if a) - 0.005
+    caught = 1 - _rates(values, floor)[1]
+    shipped_floor = cal.threshold(lang, llm=True)  # type: ignore[arg-type]
+    ffr, fmr = _rates(values, shipped_floor)
     return [name, f"{separation(values):.3f}", f"{best[0]:.3f}", pct(best[1]), pct(best[2]),
-            pct(best[3]), f"{shipped:.3f}", pct(fr), pct(mr)]  # fmt: skip
+            pct(best[3]), f"{shipped:.3f}", pct(fr), pct(mr), f"{floor:.3f}", pct(caught),
+            f"{shipped_floor:.3f}", f"{pct(ffr):.1f}/{pct(fmr):.1f}"]  # fmt: skip
 
 
 def _rates(values: Sequence[tuple[float, bool]], cut: float) -> tuple[float, float]:
@@ -385,12 +396,10 @@ def _rates(values: Sequence[tuple[float, bool]], cut: float) -> tuple[float, flo
     return false_ref, missed
 
 
-def _dump(
-    group: Sequence[Case], feature: Callable[[Case, Calibration], float], cal: Calibration
-) -> None:
-    for c in sorted(group, key=lambda c: feature(c, cal)):
+def _dump(group: Sequence[Case], feature: Feature) -> None:
+    for c in sorted(group, key=feature):
         mark = "A" if c.item.answerable else "U"
-        print(f"  {feature(c, cal):.3f} {mark} {c.item.id} {c.item.question[:60]}")
+        print(f"  {feature(c):.3f} {mark} {c.item.id} {c.item.question[:60]}")
 
 
 # -- command line ----------------------------------------------------------------------------
@@ -433,6 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mismatch-penalty", type=_floats, default=[0.02, 0.05, 0.1, 0.2])
     p.add_argument("--max-sentences", type=_ints, default=[1, 2, 3])
     p.add_argument("--margins", type=_floats, default=[0.0, 0.02, 0.04, 0.06, 0.1])
+    p.add_argument("--budgets", type=_ints, default=[320], help="choose() max_chars values")
     p.set_defaults(func=cmd_evidence)
 
     p = sub.add_parser("calibrate", help="answerability features and refusal thresholds")
