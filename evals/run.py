@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +32,12 @@ from rag.types import Answer
 KS = (1, 3, 5, 10)
 BUDGET = 1500  # characters of ranked context (about five 300-character chunks)
 
-_NO_SENTENCES = {"sentence_share_zh": 0.0, "sentence_share_en": 0.0}
+_NO_SENTENCES = RetrievalParams(sentence_share_zh=0.0, sentence_share_en=0.0)
 DEFAULT_CONFIGS: dict[str, RetrievalParams] = {
     "keyword": RetrievalParams(method="keyword"),
-    "dense-chunk": RetrievalParams(method="dense", **_NO_SENTENCES),  # plain FAISS
+    "dense-chunk": replace(_NO_SENTENCES, method="dense"),  # plain FAISS over chunks
     "dense": RetrievalParams(method="dense"),  # chunk + best-sentence cosine
-    "hybrid-no-sentences": RetrievalParams(**_NO_SENTENCES),
+    "hybrid-no-sentences": _NO_SENTENCES,
     "hybrid-rrf": RetrievalParams(fusion="rrf"),
     "hybrid": RetrievalParams(),  # the shipped default
 }
@@ -148,7 +148,9 @@ def hit_curve(results: Iterable[ItemResult], config: str, max_k: int = 10) -> li
 
 def answer_summary(
     results: Sequence[ItemResult], items: Sequence[GoldItem], mode: str
-) -> dict[str, float]:
+) -> dict[str, float | None]:
+    """Answer metrics; None where a metric does not apply to the group (e.g. refusal
+    recall of a group without unanswerable items)."""
     pairs = [(r, i) for r, i in zip(results, items, strict=True) if mode in r.answers]
     if not pairs:
         return {}
@@ -156,18 +158,18 @@ def answer_summary(
     precisions = [
         a["citation_precision"] for a in answerable if a["citation_precision"] is not None
     ]
-    fake_answers = [_as_answer(r.answers[mode]) for r, _ in pairs]
-    refusal = refusal_stats([i for _, i in pairs], fake_answers)
+    refusal = refusal_stats([i for _, i in pairs], [_as_answer(r.answers[mode]) for r, _ in pairs])
     latency = percentiles([r.answers[mode]["ms"] for r, _ in pairs])
-    n = len(answerable) or 1
+    n = len(answerable)
+    has_unanswerable = refusal.n_unanswerable > 0
     return {
         "n": float(len(pairs)),
-        "key_fact_recall": sum(a["key_fact_recall"] for a in answerable) / n,
-        "citation_precision": sum(precisions) / len(precisions) if precisions else 0.0,
-        "citation_recall": sum(a["citation_recall"] or 0.0 for a in answerable) / n,
-        "refusal_precision": refusal.precision,
-        "refusal_recall": refusal.recall,
-        "false_refusal_rate": refusal.false_refusal_rate,
+        "key_fact_recall": sum(a["key_fact_recall"] for a in answerable) / n if n else None,
+        "citation_precision": sum(precisions) / len(precisions) if precisions else None,
+        "citation_recall": sum(a["citation_recall"] or 0.0 for a in answerable) / n if n else None,
+        "refusal_precision": refusal.precision if has_unanswerable else None,
+        "refusal_recall": refusal.recall if has_unanswerable else None,
+        "false_refusal_rate": refusal.false_refusal_rate if n else None,
         "latency_p50_ms": latency["p50"],
         "latency_p95_ms": latency["p95"],
     }

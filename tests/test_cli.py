@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from openai_server import OpenAIServer
 
 pytestmark = pytest.mark.slow

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openai_server import Fault, OpenAIServer
 
 from rag import Answer, Assistant
 from rag.config import EmbedSettings, Settings
 from rag.embed import SentenceTransformerEmbedder
 from rag.llm import LLMConfig
 from rag.text import squeeze
-from openai_server import Fault, OpenAIServer
 
 pytestmark = pytest.mark.slow
 
