@@ -230,7 +230,7 @@ def charts(
         ax.bar([i + j * width for i in range(len(langs))], vals, width, label=name)
     ax.set_xticks([i + 0.4 - width / 2 for i in range(len(langs))], langs)
     ax.set(ylabel="hit@5", title="hit@5 by question language", ylim=(0, 1))
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=3)
     paths.append(_save(fig, out / "by_language.png"))
 
     fig, ax = plt.subplots(figsize=(6, 4))

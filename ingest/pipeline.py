@@ -9,7 +9,6 @@ reason; the run fails only when the resulting index would be empty.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -21,6 +20,7 @@ import scipy.sparse as sp
 
 from rag.embed import Embedder
 from rag.errors import IngestError, RagError, UnreadableFileError
+from rag.fsutil import sha256_file
 from rag.index import (
     FileRecord,
     Index,
@@ -128,10 +128,6 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[_Input], list[Skipped]]:
     return inputs, skipped
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _load_previous(path: Path, manifest_expected: Manifest) -> Index | None:
     """The current index if it can be extended; None when a full rebuild is needed."""
     if not (path / "manifest.json").exists():
@@ -232,7 +228,7 @@ def _collect(
     seen_sha: dict[str, str] = {}
     for item in inputs:
         try:
-            sha = _sha256(item.path)
+            sha = sha256_file(item.path)
         except OSError as exc:
             skipped.append(Skipped(item.source, f"cannot read: {exc.strerror or exc}"))
             continue

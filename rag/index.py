@@ -22,8 +22,6 @@ old manifest pointing at the old, untouched data directory.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -37,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from rag.fsutil import exclusive_lock, fsync_dir, fsync_file, sha256_file, write_text_atomic
 from rag.keyword import TOKENIZER_NAME, KeywordIndex
 from rag.types import ArticleMeta, Chunk
 
@@ -116,14 +115,6 @@ def _chunk_from_json(line: str) -> Chunk:
     return Chunk(**d)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def read_manifest(path: Path) -> Manifest:
     file = path / MANIFEST
     if not file.is_file():
@@ -200,7 +191,7 @@ class Index:
                     if not self.data.is_dir()
                     else self._corrupt(f"{name} is missing")
                 )
-            if _sha256(file) != expected:
+            if sha256_file(file) != expected:
                 raise self._corrupt(f"{name} does not match its checksum")
 
     def _read_chunks(self) -> list[Chunk]:
@@ -265,20 +256,8 @@ class Index:
 def write_lock(path: Path) -> Iterator[None]:
     """One writer at a time per index directory."""
     path.mkdir(parents=True, exist_ok=True)
-    with (path / ".lock").open("w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    with exclusive_lock(path / ".lock", "writing this index"):
+        yield
 
 
 def write_index(
@@ -316,9 +295,8 @@ def write_index(
     with (tmp / "documents.jsonl").open("w", encoding="utf-8") as fh:
         fh.writelines(json.dumps(asdict(d), ensure_ascii=False) + "\n" for d in documents)
     for name in names:
-        with (tmp / name).open("rb+") as fh:
-            os.fsync(fh.fileno())
-    checksums = {name: _sha256(tmp / name) for name in names}
+        fsync_file(tmp / name)
+    checksums = {name: sha256_file(tmp / name) for name in names}
     final = replace(
         manifest,
         data_dir=data_name,
@@ -327,13 +305,9 @@ def write_index(
         updated=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
     os.replace(tmp, path / data_name)
-    _fsync_dir(path)
-    manifest_tmp = path / f".{MANIFEST}.tmp"
-    manifest_tmp.write_text(final.to_json(), "utf-8")
-    with manifest_tmp.open("rb+") as fh:
-        os.fsync(fh.fileno())
-    os.replace(manifest_tmp, path / MANIFEST)  # the commit
-    _fsync_dir(path)
+    fsync_dir(path)
+    write_text_atomic(path / MANIFEST, final.to_json())  # the commit
+    fsync_dir(path)
     remove_stale(path, keep=data_name)
     return final
 

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +63,7 @@ def test_index_roundtrip_keeps_offsets_and_vectors(
     assert manifest["format_version"] == FORMAT_VERSION
     assert manifest["embed_model"] == "bundled:multilingual-e5-small"
     assert set(manifest["files"]) == set(SMALL)
-    assert manifest["chunker"] == {"max_chars": 300, "overlap": 1}
+    assert manifest["chunker"] == asdict(ChunkParams())
 
 
 def test_incremental_reingest_only_embeds_what_changed(
