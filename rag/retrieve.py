@@ -107,7 +107,10 @@ class _Layout:
 
     def best_sentence(self, qvec: np.ndarray) -> np.ndarray:
         """Best sentence cosine of every chunk: (n_chunks,)."""
-        return np.maximum.reduceat(self.member_vectors @ qvec, self.starts)
+        # einsum, not `@`: a BLAS matrix-vector product wakes OpenBLAS's thread pool, whose
+        # spinning threads then slow the next query's embedding ~6x on a 2-core machine.
+        sims = np.einsum("ij,j->i", self.member_vectors, qvec)
+        return np.maximum.reduceat(sims, self.starts)
 
 
 _LAYOUTS: weakref.WeakKeyDictionary[Index, _Layout] = weakref.WeakKeyDictionary()
