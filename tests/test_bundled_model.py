@@ -8,7 +8,6 @@ corruption.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -28,7 +27,6 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "data" / "corpus"
-CHUNK_CHARS = 400
 MIN_COSINE = 0.999
 
 QUERIES = [
@@ -79,38 +77,17 @@ TRICKY = [
 ]
 
 
-def pack_chunks(text: str, limit: int = CHUNK_CHARS) -> list[str]:
-    """Stand-in for the real chunker: blank-line paragraphs packed greedily into pieces of
-    at most `limit` characters; a longer paragraph is cut after 。！？ (hard cut if needed)."""
-    units = [u for para in re.split(r"\n\s*\n", text) for u in _split_long(para.strip(), limit)]
-    chunks: list[str] = []
-    for unit in filter(None, units):
-        if chunks and len(chunks[-1]) + 1 + len(unit) <= limit:
-            chunks[-1] += "\n" + unit
-        else:
-            chunks.append(unit)
-    return chunks
-
-
-def _split_long(paragraph: str, limit: int) -> list[str]:
-    if len(paragraph) <= limit:
-        return [paragraph]
-    pieces: list[str] = []
-    for sentence in re.findall(r"[^。！？]*[。！？]+|[^。！？]+", paragraph):
-        while len(sentence) > limit:
-            pieces.append(sentence[:limit])
-            sentence = sentence[limit:]
-        if pieces and len(pieces[-1]) + len(sentence) <= limit:
-            pieces[-1] += sentence
-        else:
-            pieces.append(sentence)
-    return pieces
-
-
 def corpus_chunks() -> list[str]:
+    """Every chunk of the demo corpus, as the ingest pipeline embeds it (title + text)."""
+    from rag.ingest.chunk import ChunkParams
+    from rag.ingest.parse import parse_document
+    from rag.ingest.pipeline import embedding_text
+    from rag.ingest.readers import read_document
+
     files = sorted(CORPUS.glob("*.txt"))
     assert files, f"no demo corpus in {CORPUS}"
-    return [c for f in files for c in pack_chunks(f.read_text(encoding="utf-8"))]
+    docs = [read_document(f, CORPUS) for f in files]
+    return [embedding_text(c) for d in docs for c in parse_document(d, ChunkParams()).chunks]
 
 
 @pytest.fixture(scope="module")
@@ -132,13 +109,6 @@ def scratch(tmp_path: Path) -> Iterator[Path]:
     """A cache directory for one test, removed afterwards (a model is ~470 MB)."""
     yield tmp_path / "cache"
     shutil.rmtree(tmp_path / "cache", ignore_errors=True)
-
-
-def test_pack_chunks_respects_the_limit_and_keeps_all_text() -> None:
-    text = "第一段。\n\n" + "很长的句子。" * 100 + "\n\n" + "无标点" * 200
-    chunks = pack_chunks(text, limit=50)
-    assert all(0 < len(c) <= 50 for c in chunks)
-    assert "".join(chunks).replace("\n", "") == re.sub(r"\s", "", text)
 
 
 def test_directory_is_a_standard_sentence_transformers_model(

@@ -185,3 +185,23 @@ def test_follow_up_is_rewritten_by_the_llm_before_retrieval(
     )
     assert "湖州首次颁发生态鼎时，共有多少个乡镇" in answering["messages"][1]["content"]
     assert answer.answered and "36个乡镇" in answer.citations[0].quote
+
+
+def test_eval_measures_llm_mode_next_to_extractive(
+    server: OpenAIServer, make: Callable[..., Assistant], tmp_path: Path
+) -> None:
+    from rag.evals import report
+    from rag.evals.metrics import load_gold
+    from rag.evals.run import DEFAULT_CONFIGS, default_gold_path, evaluate
+
+    server.reply = cite_where("311亿", "网上轻纺城撮合业务量达311亿元[{n}]。")
+    items = [i for i in load_gold(default_gold_path()) if i.id in ("g002", "g001")]
+    assert items
+    results = evaluate(items, make(), DEFAULT_CONFIGS, modes=("extractive", "llm"))
+    assert all(set(r.answers) == {"extractive", "llm"} for r in results)
+    assert all(r.answers["llm"]["mode"] == "llm" for r in results)
+    meta = {"gold": "g", "n_items": 2, "index": "i", "n_chunks": 1, "model": "m",
+            "seconds": 1.0, "command": "rag eval"}  # fmt: skip
+    report.write(tmp_path, results, items, list(DEFAULT_CONFIGS), ["extractive", "llm"], meta)
+    md = (tmp_path / "report.md").read_text("utf-8")
+    assert "## Answers (llm mode)" in md and "## Answers (extractive mode)" in md
