@@ -25,7 +25,7 @@ from rag.cite import cite
 from rag.config import Settings, load_settings
 from rag.embed import Embedder, SentenceTransformerEmbedder
 from rag.errors import ConfigError, InvalidQuestionError, LLMError
-from rag.index import Index, read_manifest
+from rag.index import MANIFEST, Index, read_manifest
 from rag.llm import ChatModel, Message, make_chat_model
 from rag.prompt import NO_ANSWER, answer_messages, rewrite_messages
 from rag.refusal import Calibration, answerable
@@ -123,22 +123,28 @@ class Assistant:
         self.calibration = calibration or Calibration()
         self.extractive = extractive_params or extractive.ExtractiveParams()
         self._index: Index | None = None
+        self._stamp: tuple[int, int, int] | None = None  # manifest (inode, size, mtime)
         self._lock = threading.Lock()
 
     @property
     def index(self) -> Index:
         """The index, reloaded when a new version has been committed (e.g. an upload)."""
         with self._lock:
+            stamp = _manifest_stamp(self.settings.index)
+            if self._index is not None and stamp == self._stamp:
+                return self._index  # a stat() per question, not a JSON parse
             manifest = read_manifest(self.settings.index)
             if self._index is None or self._index.manifest.data_dir != manifest.data_dir:
                 index = Index.load(self.settings.index)
                 index.check_model(self.embedder.model_id, self.embedder.checksum)
                 self._index = index
+            self._stamp = stamp
             return self._index
 
     def reload(self) -> None:
         with self._lock:
             self._index = None
+            self._stamp = None
 
     # -- the pipeline ------------------------------------------------------------------
 
@@ -264,6 +270,15 @@ class Assistant:
             citations=cited.citations,
             passages=prep.passages,
         )
+
+
+def _manifest_stamp(path: Path) -> tuple[int, int, int] | None:
+    """Identity of the committed manifest; os.replace gives a new inode on every commit."""
+    try:
+        st = (path / MANIFEST).stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def _hold_back_sentinel(stream: Iterator[str], parts: list[str]) -> Iterator[str]:
