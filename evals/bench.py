@@ -32,7 +32,7 @@ from rag.evals.metrics import load_gold, percentiles
 from rag.evals.run import default_gold_path
 from rag.index import Index
 from rag.ingest.chunk import ChunkParams
-from rag.ingest.pipeline import EMBED_BATCH, embedding_text, ingest
+from rag.ingest.pipeline import EMBED_BATCH, indexed_text, ingest
 from rag.text import join_lines
 
 
@@ -60,7 +60,7 @@ def bench_ingest(corpus: Path) -> str:
     try:
         report = ingest([corpus], work / "index", embedder, ChunkParams())
         index = Index.load(work / "index")
-        chunk_texts = [embedding_text(c) for c in index.chunks]
+        chunk_texts = [indexed_text(c) for c in index.chunks]
         docs = index.documents
         sentence_texts = [join_lines(docs[s].text[a:b]) for s, a, b in index.sentence_rows]
         t0 = time.perf_counter()

@@ -340,7 +340,7 @@ def features(assistant: Assistant, penalties: Sequence[float]) -> dict[str, Feat
     def best_score(params: evidence.EvidenceParams) -> Feature:
         def f(case: Case) -> float:
             scored = rescore(case, assistant, params)
-            return answerability(case.prep.query, scored, Calibration())
+            return answerability(scored)
 
         return f
 

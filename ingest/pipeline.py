@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +22,13 @@ from rag.embed import Embedder
 from rag.errors import IngestError, RagError, UnreadableFileError
 from rag.fsutil import sha256_file
 from rag.index import (
+    MANIFEST,
     FileRecord,
     Index,
     Manifest,
     SentenceKey,
     SentenceStore,
     StoredDocument,
-    read_manifest,
     write_index,
     write_lock,
 )
@@ -94,12 +94,8 @@ class _FilePart:
     tf_rows: tuple[sp.csr_matrix, dict[str, int]] | None = None
 
 
-def embedding_text(chunk: Chunk) -> str:
-    """What the model sees for a chunk: its article title gives the passage context."""
-    return f"{chunk.title}\n{chunk.text}" if chunk.title else chunk.text
-
-
-def keyword_text(chunk: Chunk) -> str:
+def indexed_text(chunk: Chunk) -> str:
+    """What the model and BM25 see for a chunk: its article title gives the context."""
     return f"{chunk.title}\n{chunk.text}" if chunk.title else chunk.text
 
 
@@ -130,10 +126,9 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[_Input], list[Skipped]]:
 
 def _load_previous(path: Path, manifest_expected: Manifest) -> Index | None:
     """The current index if it can be extended; None when a full rebuild is needed."""
-    if not (path / "manifest.json").exists():
+    if not (path / MANIFEST).exists():
         return None
-    read_manifest(path)  # format version problems surface as IndexMismatchError
-    old = Index.load(path)
+    old = Index.load(path)  # format version problems surface as IndexMismatchError
     old.check_model(manifest_expected.embed_model, manifest_expected.embed_checksum)
     if old.manifest.chunker != manifest_expected.chunker:
         log.info("chunker parameters changed: re-chunking every file")
@@ -197,7 +192,7 @@ def ingest(
             reasons = "; ".join(f"{s.source}: {s.reason}" for s in skipped[:10]) or "no inputs"
             raise IngestError(f"nothing was ingested ({reasons}). The index is unchanged.")
         files = {p.document.source: p.record for p in parts}
-        manifest = Manifest(**{**asdict(expected), "files": files})
+        manifest = replace(expected, files=files)
         documents = [p.document for p in parts]
         write_index(index_path, manifest, chunks, vectors, keyword, documents, sentences)
     return IngestReport(
@@ -304,7 +299,7 @@ def _embed_missing(
 
     for part in todo:
         text = part.document.text
-        part.vectors = run([embedding_text(c) for c in part.chunks])
+        part.vectors = run([indexed_text(c) for c in part.chunks])
         part.sentence_vectors = run([join_lines(text[a:b]) for _, a, b in part.sentence_keys])
     return time.perf_counter() - started
 
@@ -344,5 +339,5 @@ def _term_rows(part: _FilePart, keep: list[int]) -> tuple[sp.csr_matrix, dict[st
     if part.tf_rows is not None:
         old_tf, old_vocab = part.tf_rows
         return old_tf[keep], old_vocab
-    built = KeywordIndex.build(tokenize(keyword_text(part.chunks[i])) for i in keep)
+    built = KeywordIndex.build(tokenize(indexed_text(part.chunks[i])) for i in keep)
     return built.tf, built.vocab

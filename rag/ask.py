@@ -216,8 +216,7 @@ class Assistant:
 
     def extractive_answer(self, prep: Prepared, notices: Sequence[str] = ()) -> Answer:
         notes = [*prep.notices, *notices]
-        best = prep.scored[0] if prep.scored else None
-        if not answerable(best, prep.lang, self.calibration):
+        if not answerable(prep.scored, prep.lang, self.calibration):
             return self._refusal(prep, notes)
         chosen = extractive.choose(prep.scored, self.extractive)
         return Answer(
@@ -241,8 +240,7 @@ class Assistant:
 
     def _llm_answer(self, prep: Prepared) -> Iterator[str | Answer]:
         assert self.chat is not None
-        best = prep.scored[0] if prep.scored else None
-        if not answerable(best, prep.lang, self.calibration, llm=True):
+        if not answerable(prep.scored, prep.lang, self.calibration, llm=True):
             yield self._refusal(prep, prep.notices, mode="llm")
             return
         # The standalone form: the answering call does not see the conversation.

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rag.evidence import Scored, Sentence, numbers
-from rag.text import sentence_spans, squeeze
+from rag.text import fold, sentence_spans, squeeze
 from rag.types import Citation
 
 # [1]  [1,2]  [1, 2]  [1-3]  【1】  ［１］  [1][2] (two groups)  [Passage 1]  [段落1]
@@ -47,16 +47,12 @@ class Claim:
     groups: list[MarkerGroup] = field(default_factory=list)
 
 
-def _to_int(s: str) -> int:
-    return int(s.translate(str.maketrans("０１２３４５６７８９", "0123456789")))
-
-
 def parse_markers(text: str) -> list[MarkerGroup]:
     groups = []
     for m in _MARKER.finditer(text):
         nums: list[int] = []
         for part in re.split(r"\s*[,，、;；]\s*", m.group(1)):
-            bounds = [_to_int(x) for x in re.split(r"\s*[\-–~]\s*", part) if x]
+            bounds = [int(fold(x)) for x in re.split(r"\s*[\-–~]\s*", part) if x]
             lo, hi = bounds[0], bounds[-1]
             nums.extend(range(lo, hi + 1) if 0 < hi - lo < 10 else bounds)
         groups.append(MarkerGroup(m.start(), m.end(), tuple(dict.fromkeys(nums))))
@@ -157,7 +153,7 @@ def _number(
     if key in numbering:
         n = numbering[key]
         if supported and not citations[n - 1].supported:
-            citations[n - 1] = _with_support(citations[n - 1])
+            citations[n - 1] = replace(citations[n - 1], supported=True)
         return n
     n = len(citations) + 1
     numbering[key] = n
@@ -165,10 +161,6 @@ def _number(
         Citation(n, s.source, s.title, s.text, s.start, s.end, s.passage_id, supported)
     )
     return n
-
-
-def _with_support(c: Citation) -> Citation:
-    return Citation(c.n, c.source, c.title, c.quote, c.start, c.end, c.passage_id, True)
 
 
 def _rewrite(text: str, replacements: dict[int, str], auto: dict[int, str]) -> str:

@@ -122,7 +122,7 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         max_chars=args.max_chars or defaults.max_chars,
         overlap=defaults.overlap if args.overlap is None else args.overlap,
     )
-    bar = None if args.quiet else _progress_bar()
+    bar = None if args.quiet else _TqdmProgress()
     report = ingest(
         args.paths,
         settings.index,
@@ -158,10 +158,6 @@ class _TqdmProgress:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
-
-
-def _progress_bar() -> _TqdmProgress:
-    return _TqdmProgress()
 
 
 def _ingest_summary(report: IngestReport) -> str:

@@ -164,21 +164,19 @@ def numbers(text: str) -> set[str]:
 def score(
     index: Index,
     query_vector: np.ndarray,
-    terms: dict[str, float],
+    terms: QueryTerms,
     sentences: Sequence[Sentence],
     params: EvidenceParams | None = None,
 ) -> list[Scored]:
     """Score sentences against a question/claim; best first."""
     p = params or EvidenceParams()
-    quantity = isinstance(terms, QueryTerms) and terms.quantity
-    unit = terms.unit if isinstance(terms, QueryTerms) else None
     out = []
     for s in sentences:
         vec = index.sentence_vector(s.source, s.start, s.end)
         dense = float(vec @ query_vector) if vec is not None else 0.0
         lexical = lexical_overlap(terms, s.text)
         total = dense + p.lexical_weight * lexical - p.rank_penalty * s.passage_rank
-        if quantity and p.mismatch_penalty and not states(s.text, unit):
+        if terms.quantity and p.mismatch_penalty and not states(s.text, terms.unit):
             total -= p.mismatch_penalty
         out.append(Scored(s, total, dense, lexical))
     out.sort(key=lambda x: -x.score)

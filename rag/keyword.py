@@ -31,6 +31,12 @@ class BM25Params:
     b: float = 0.75
 
 
+def _idf(n_docs: int, df: np.ndarray) -> np.ndarray:
+    """BM25's idf (the +1 keeps it positive for terms in most documents)."""
+    n = max(n_docs, 1)
+    return np.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+
 class KeywordIndex:
     def __init__(
         self, tf: sp.csr_matrix, vocab: dict[str, int], params: BM25Params | None = None
@@ -66,11 +72,9 @@ class KeywordIndex:
 
     def _bm25_weights(self) -> sp.csr_matrix:
         tf = self.tf.astype(np.float32)
-        n_docs = max(tf.shape[0], 1)
         doc_len = np.asarray(tf.sum(axis=1)).ravel()
         avg_len = float(doc_len.mean()) if doc_len.size else 1.0
-        df = np.bincount(tf.indices, minlength=tf.shape[1])
-        idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
+        idf = self._idf
         k1, b = self.params.k1, self.params.b
         norm = k1 * (1.0 - b + b * doc_len / max(avg_len, 1e-9))
         coo = tf.tocoo()
@@ -79,16 +83,13 @@ class KeywordIndex:
 
     @cached_property
     def _idf(self) -> np.ndarray:
-        n_docs = max(len(self), 1)
         df = np.bincount(self.tf.tocsr().indices, minlength=self.tf.shape[1])
-        return np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
+        return _idf(len(self), df).astype(np.float32)
 
     def idf(self, term: str) -> float:
         """Inverse document frequency; a term never seen counts as rare as possible."""
         i = self.vocab.get(term)
-        return (
-            float(self._idf[i]) if i is not None else float(np.log(1.0 + (len(self) + 0.5) / 0.5))
-        )
+        return float(self._idf[i]) if i is not None else float(_idf(len(self), np.zeros(1))[0])
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk for the query: (n_chunks,) float32."""

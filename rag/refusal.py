@@ -40,12 +40,12 @@ class Calibration:
         return self.threshold_zh if lang == "zh" else self.threshold_en
 
 
-def answerability(query: str, scored: Sequence[Scored], calibration: Calibration) -> float:
+def answerability(scored: Sequence[Scored]) -> float:
     """The feature the thresholds apply to: the best evidence sentence's score."""
     return scored[0].score if scored else float("-inf")
 
 
 def answerable(
-    best: Scored | None, lang: Lang, calibration: Calibration, *, llm: bool = False
+    scored: Sequence[Scored], lang: Lang, calibration: Calibration, *, llm: bool = False
 ) -> bool:
-    return best is not None and best.score >= calibration.threshold(lang, llm=llm)
+    return answerability(scored) >= calibration.threshold(lang, llm=llm)

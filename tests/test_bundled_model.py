@@ -81,13 +81,13 @@ def corpus_chunks() -> list[str]:
     """Every chunk of the demo corpus, as the ingest pipeline embeds it (title + text)."""
     from rag.ingest.chunk import ChunkParams
     from rag.ingest.parse import parse_document
-    from rag.ingest.pipeline import embedding_text
+    from rag.ingest.pipeline import indexed_text
     from rag.ingest.readers import read_document
 
     files = sorted(CORPUS.glob("*.txt"))
     assert files, f"no demo corpus in {CORPUS}"
     docs = [read_document(f, CORPUS) for f in files]
-    return [embedding_text(c) for d in docs for c in parse_document(d, ChunkParams()).chunks]
+    return [indexed_text(c) for d in docs for c in parse_document(d, ChunkParams()).chunks]
 
 
 @pytest.fixture(scope="module")
