@@ -192,7 +192,8 @@ def _upload_summary(report: IngestReport | None, rejected: Sequence[str], error:
 def build(assistant: Assistant, limits: UploadLimits | None = None) -> gr.Blocks:
     page = ChatPage(assistant, limits)
     modes = ["auto", "extractive", "llm"] if assistant.chat else ["auto", "extractive"]
-    with gr.Blocks(title="Zhejiang news Q&A") as demo:
+    # No usage analytics: the page must work, and stay quiet, on machines without a network.
+    with gr.Blocks(title="Zhejiang news Q&A", analytics_enabled=False) as demo:
         header = gr.Markdown(page.header())
         answer_state = gr.State(None)
         with gr.Row():
