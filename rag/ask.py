@@ -47,6 +47,7 @@ class Prepared:
 
     question: str  # as asked (possibly truncated)
     query: str  # standalone form used for retrieval
+    index: Index  # the index version this question is answered from, start to end
     lang: Lang
     hits: list[Hit]
     passages: list[Passage]
@@ -157,8 +158,8 @@ class Assistant:
         index = self.index
         hits = retrieve(index, self.embedder, query, k, self.retrieval)
         passages = [to_passage(index.chunks[h.row], h.score) for h in hits]
-        scored = self.score(query, evidence.candidates(index, hits))
-        return Prepared(text, query, detect_lang(text), hits, passages, scored, notices)
+        scored = self.score(index, query, evidence.candidates(index, hits))
+        return Prepared(text, query, index, detect_lang(text), hits, passages, scored, notices)
 
     def rewrite(self, question: str, history: Sequence[Message]) -> str:
         if self.chat is not None:
@@ -170,10 +171,11 @@ class Assistant:
                 log.warning("question rewrite failed, using the heuristic: %s", exc)
         return heuristic_rewrite(question, history)
 
-    def score(self, text: str, sentences: Sequence[evidence.Sentence]) -> list[evidence.Scored]:
+    def score(
+        self, index: Index, text: str, sentences: Sequence[evidence.Sentence]
+    ) -> list[evidence.Scored]:
         if not sentences:
             return []
-        index = self.index
         vector: np.ndarray = self.embedder.embed([text], "query")[0]
         return evidence.score(index, vector, evidence.query_terms(index, text), sentences)
 
@@ -251,9 +253,10 @@ class Assistant:
         if raw.startswith(NO_ANSWER) or not raw:
             yield self._refusal(prep, prep.notices, mode="llm")
             return
-        index = self.index
-        sentences = [evidence.candidates(index, [h]) for h in prep.hits]
-        cited = cite(raw, sentences, self.score)
+        # Everything below uses the version retrieval used: an upload may have committed
+        # a new one meanwhile, whose rows no longer match `prep.hits`.
+        sentences = [evidence.candidates(prep.index, [h]) for h in prep.hits]
+        cited = cite(raw, sentences, lambda text, sents: self.score(prep.index, text, sents))
         notes = list(prep.notices)
         if cited.unsupported_claims:
             notes.append(

@@ -158,7 +158,7 @@ def _number(
     n = len(citations) + 1
     numbering[key] = n
     citations.append(
-        Citation(n, s.source, s.title, s.text, s.start, s.end, s.passage_id, supported)
+        Citation(n, s.source, s.title, s.text, s.start, s.end, s.passage_id, supported, s.meta)
     )
     return n
 

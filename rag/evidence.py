@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from rag.index import Index, chunk_id
 from rag.retrieve import Hit
 from rag.text import fold, join_lines, tokenize
+from rag.types import ArticleMeta
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 # What a quantity question asks for: the measure word after 多少/几 (or a year), or, in
@@ -95,6 +96,7 @@ class Sentence:
     text: str
     passage_id: str
     passage_rank: int  # 0 = the best passage
+    meta: ArticleMeta = field(default_factory=ArticleMeta)
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,7 @@ def candidates(index: Index, hits: Sequence[Hit]) -> list[Sentence]:
                     text=join_lines(text[start:end]),
                     passage_id=chunk_id(chunk),
                     passage_rank=rank,
+                    meta=chunk.meta,
                 )
             )
     return out

@@ -73,6 +73,7 @@ def citations_for(chosen: Sequence[Scored]) -> list[Citation]:
             end=s.sentence.end,
             passage_id=s.sentence.passage_id,
             supported=True,  # the quote is the answer itself
+            meta=s.sentence.meta,
         )
         for i, s in enumerate(chosen, start=1)
     ]

@@ -204,6 +204,7 @@ def to_passage(chunk: Chunk, score: float) -> Passage:
         start=chunk.start,
         end=chunk.end,
         score=round(score, 4),
+        meta=chunk.meta,
     )
 
 

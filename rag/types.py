@@ -61,6 +61,7 @@ class Passage:
     start: int
     end: int
     score: float
+    meta: ArticleMeta = field(default_factory=ArticleMeta)  # publication, issue, date, byline
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class Citation:
     end: int
     passage_id: str
     supported: bool
+    meta: ArticleMeta = field(default_factory=ArticleMeta)  # publication, issue, date, byline
 
 
 @dataclass(frozen=True)
