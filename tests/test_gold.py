@@ -59,7 +59,7 @@ FIELDS: dict[str, type | tuple[type, ...]] = {
     "type": str,
     "split": str,
 }
-NEAR = 300  # a key fact / short answer must occur within this many characters of an evidence occurrence
+NEAR = 300  # a key fact / short answer must occur within this many characters of the evidence
 SHORT_MAX_ZH = 30  # a Chinese short answer is the fact itself, not a sentence
 MAX_KEY_FACTS = 3
 MAX_KEY_FACTS_LIST = 8  # a list question has one key fact per item asked for
@@ -267,7 +267,9 @@ def test_key_facts_occur_near_evidence() -> None:
 
 
 def test_short_present_exactly_where_required() -> None:
-    missing = [it["id"] for it in items() if needs_short(it) and not isinstance(it.get("short"), str)]
+    missing = [
+        it["id"] for it in items() if needs_short(it) and not isinstance(it.get("short"), str)
+    ]
     extra = [it["id"] for it in items() if not needs_short(it) and "short" in it]
     assert not missing, f"short missing in {missing}"
     assert not extra, f"short not allowed in {extra}"
