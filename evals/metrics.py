@@ -7,6 +7,7 @@ evidence string copied from a PDF-broken line still matches the rejoined passage
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,8 @@ class GoldItem:
     evidence: tuple[str, ...]
     kind: str
     split: str
+    type: str | None = None  # expected answer type (rag.question.AnswerType)
+    short: tuple[str, ...] = ()  # acceptable short answers, the verbatim span first
 
     @classmethod
     def from_dict(cls, d: dict[str, object]) -> GoldItem:
@@ -46,12 +49,19 @@ class GoldItem:
             evidence=tuple(d.get("evidence") or ()),  # type: ignore[arg-type]
             kind=str(d["kind"]),
             split=str(d.get("split", "test")),
+            type=str(d["type"]) if d.get("type") else None,
+            short=tuple(str(d["short"]).split("|")) if d.get("short") else (),
         )
 
 
 def load_gold(path: Path) -> list[GoldItem]:
-    with path.open(encoding="utf-8") as fh:
-        return [GoldItem.from_dict(json.loads(line)) for line in fh if line.strip()]
+    """Items of one .jsonl file, or of every .jsonl file of a directory (sorted)."""
+    files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
+    items = []
+    for file in files:
+        with file.open(encoding="utf-8") as fh:
+            items += [GoldItem.from_dict(json.loads(line)) for line in fh if line.strip()]
+    return items
 
 
 def evidence_rank(item: GoldItem, passage_texts: Sequence[str]) -> int | None:
@@ -168,3 +178,27 @@ def percentiles(values: Sequence[float]) -> dict[str, float]:
         "p95": float(np.percentile(arr, 95)),
         "mean": float(arr.mean()),
     }
+
+
+_QUALIFIERS = re.compile(r"^(?:约|近|超过|超|逾|达到|达|共|about|nearly|over|around)\s*|(?:以上|左右|余|多|or more|-odd)$")
+
+
+def _short_key(text: str) -> str:
+    key = match_key(text).strip("。.,，;；:：“”\"'《》()（）")
+    return _QUALIFIERS.sub("", key)
+
+
+def short_exact(item: GoldItem, short: str | None) -> bool | None:
+    """The short answer is one of the item's accepted short answers, up to whitespace,
+    width, surrounding punctuation and qualifiers ('约4000家' = '4000家', '3万人以上' =
+    '3万人'). For a two-part answer the first part counts. None: the item has no short
+    answer to compare with."""
+    if not item.short:
+        return None
+    if not short:
+        return False
+    first = re.split(r"[；;]", short)[0]
+    # An English answer is "rendering (原文)": either side may match.
+    sides = [first, *re.findall(r"\(([^)]*)\)", first), re.sub(r"\s*\([^)]*\)", "", first)]
+    keys = {_short_key(s) for s in sides if s.strip()}
+    return any(_short_key(alt) in keys for alt in item.short)

@@ -46,7 +46,8 @@ ProgressFn = Callable[[int, int], None]
 
 
 def default_gold_path() -> Path:
-    return Path(__file__).parent / "gold" / "gold.jsonl"
+    """The bundled gold set: every .jsonl file of evals/gold/."""
+    return Path(__file__).parent / "gold"
 
 
 @dataclass

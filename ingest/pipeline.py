@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from rag import tagger
 from rag.embed import Embedder
 from rag.errors import IngestError, RagError, UnreadableFileError
 from rag.fsutil import sha256_file
@@ -36,6 +37,7 @@ from rag.ingest.chunk import ChunkParams
 from rag.ingest.parse import parse_document
 from rag.ingest.readers import SUPPORTED_SUFFIXES, read_document
 from rag.keyword import KeywordIndex
+from rag.tagger import Token
 from rag.text import join_lines, squeeze, tokenize
 from rag.types import Chunk
 
@@ -90,6 +92,7 @@ class _FilePart:
     sentence_keys: list[SentenceKey]
     vectors: np.ndarray | None = None  # None: still to embed
     sentence_vectors: np.ndarray | None = None
+    sentence_tags: list[tuple[Token, ...]] | None = None  # None: still to tag
     # Term counts and their vocabulary, carried over from the old index (None: fresh file).
     tf_rows: tuple[sp.csr_matrix, dict[str, int]] | None = None
 
@@ -156,6 +159,7 @@ def _old_parts(old: Index) -> dict[str, _FilePart]:
             sentence_keys=[keys_by_row[r] for r in srows],
             vectors=vectors[rows],
             sentence_vectors=old.sentence_vectors[srows],
+            sentence_tags=[old.sentence_tags[r] for r in srows],
             tf_rows=(old.keyword.tf[rows], old.keyword.vocab),
         )
     return parts
@@ -187,6 +191,7 @@ def ingest(
         old_parts = _old_parts(old) if old else {}
         parts, changes = _collect(inputs, old_parts, params, prune, skipped)
         embed_seconds = _embed_missing(parts, embedder, progress)
+        _tag_missing(parts)
         chunks, vectors, keyword, sentences, n_dupes = _assemble(parts)
         if not chunks:
             reasons = "; ".join(f"{s.source}: {s.reason}" for s in skipped[:10]) or "no inputs"
@@ -304,6 +309,16 @@ def _embed_missing(
     return time.perf_counter() - started
 
 
+def _tag_missing(parts: Sequence[_FilePart]) -> None:
+    """LAC tags of the sentences of new and changed files (the reading stage's input)."""
+    for part in parts:
+        if part.sentence_tags is None:
+            text = part.document.text
+            part.sentence_tags = tagger.tag_many(
+                [join_lines(text[a:b]) for _, a, b in part.sentence_keys]
+            )
+
+
 def _assemble(
     parts: Sequence[_FilePart],
 ) -> tuple[list[Chunk], np.ndarray, KeywordIndex, SentenceStore, int]:
@@ -331,6 +346,7 @@ def _assemble(
     sentences = SentenceStore(
         keys=[k for p in parts for k in p.sentence_keys],
         vectors=np.vstack(sentence_blocks) if sentence_blocks else np.zeros((0, 1), np.float32),
+        tags=[t for p in parts for t in (p.sentence_tags or [])],
     )
     return chunks, vectors, KeywordIndex.merge(tf_parts), sentences, dupes
 

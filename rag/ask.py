@@ -20,7 +20,7 @@ from typing import Literal
 
 import numpy as np
 
-from rag import evidence, extractive
+from rag import evidence, extractive, question, reading
 from rag.cite import cite
 from rag.config import Settings, load_settings
 from rag.embed import Embedder, SentenceTransformerEmbedder
@@ -116,6 +116,7 @@ class Assistant:
         retrieval: RetrievalParams | None = None,
         calibration: Calibration | None = None,
         extractive_params: extractive.ExtractiveParams | None = None,
+        reading_params: reading.ReadingParams | None = None,
     ) -> None:
         self.settings = settings
         self.embedder = embedder or SentenceTransformerEmbedder(settings.embed)
@@ -123,6 +124,7 @@ class Assistant:
         self.retrieval = retrieval or RetrievalParams()
         self.calibration = calibration or Calibration()
         self.extractive = extractive_params or extractive.ExtractiveParams()
+        self.reading = reading_params or reading.ReadingParams()
         self._index: Index | None = None
         self._stamp: tuple[int, int, int] | None = None  # manifest (inode, size, mtime)
         self._lock = threading.Lock()
@@ -218,16 +220,38 @@ class Assistant:
 
     def extractive_answer(self, prep: Prepared, notices: Sequence[str] = ()) -> Answer:
         notes = [*prep.notices, *notices]
-        if not answerable(prep.scored, prep.lang, self.calibration):
+        result = self.read(prep)
+        if not result.answered:
             return self._refusal(prep, notes)
-        chosen = extractive.choose(prep.scored, self.extractive)
+        if all(p.span is None for p in result.picks):
+            # No typed fact asked for: the best sentences themselves are the answer.
+            chosen = extractive.choose(prep.scored, self.extractive)
+            text, citations, short = (
+                extractive.answer_text(chosen, prep.lang),
+                extractive.citations_for(chosen),
+                None,
+            )
+        else:
+            text, citations, short = extractive.typed_answer(result.picks, prep.lang)
         return Answer(
-            text=extractive.answer_text(chosen, prep.lang),
+            text=text,
             mode="extractive",
             answered=True,
             notice=" ".join(notes) or None,
-            citations=extractive.citations_for(chosen),
+            citations=citations,
             passages=prep.passages,
+            short=short,
+        )
+
+    def read(self, prep: Prepared) -> reading.Reading:
+        """The reading stage on a prepared question (the type comes from the question as
+        asked: a follow-up's standalone form also holds the previous question)."""
+        asked = question.analyse(prep.question)
+        return reading.read(
+            asked,
+            prep.scored,
+            self.reading,
+            lambda scored: answerable(scored, prep.lang, self.calibration),
         )
 
     def _refusal(self, prep: Prepared, notes: Sequence[str], mode: str = "extractive") -> Answer:

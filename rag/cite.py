@@ -14,7 +14,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from rag.evidence import Scored, Sentence, numbers
+from rag.evidence import Scored, Sentence
+from rag.reading import claim_supported
 from rag.text import fold, sentence_spans, squeeze
 from rag.types import Citation
 
@@ -90,9 +91,9 @@ def is_substantive(claim: str) -> bool:
 
 
 def supports(claim: str, best: Scored) -> bool:
-    claim_numbers = numbers(claim)
-    quote_numbers = numbers(best.sentence.text)
-    if not claim_numbers <= quote_numbers:
+    """The quote states every figure and year of the claim (scaled forms agree: '361,000'
+    and '36.1万'), names the places a Chinese claim names, and is close to the claim."""
+    if not claim_supported(claim, best.sentence.text):
         return False
     return best.dense >= SUPPORT_DENSE or best.lexical >= SUPPORT_LEXICAL
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from rag.index import Index, chunk_id
 from rag.retrieve import Hit
+from rag.tagger import Token
 from rag.text import fold, join_lines, tokenize
 from rag.types import ArticleMeta
 
@@ -97,6 +98,8 @@ class Sentence:
     passage_id: str
     passage_rank: int  # 0 = the best passage
     meta: ArticleMeta = field(default_factory=ArticleMeta)
+    tags: tuple[Token, ...] = ()  # LAC words and tags of `text` (rag.tagger)
+    context: str = ""  # the passage the sentence sits in (title + text), for constraints
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,8 @@ def candidates(index: Index, hits: Sequence[Hit]) -> list[Sentence]:
                     passage_id=chunk_id(chunk),
                     passage_rank=rank,
                     meta=chunk.meta,
+                    tags=index.tags_of(chunk.source, start, end),
+                    context=f"{chunk.title}\n{chunk.text}",
                 )
             )
     return out

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.evidence import Scored
+from rag.reading import Pick
 from rag.text import Lang, squeeze
 from rag.types import Citation, Passage
 
@@ -77,6 +78,35 @@ def citations_for(chosen: Sequence[Scored]) -> list[Citation]:
         )
         for i, s in enumerate(chosen, start=1)
     ]
+
+
+def typed_answer(picks: Sequence[Pick], lang: Lang) -> tuple[str, list[Citation], str]:
+    """'长兴县[1]' first, then the sentence it comes from; one citation per part.
+
+    For an English question the fact is rendered in English where the type allows it
+    ('2.94 trillion yuan (2.94万亿元) [1]'); the quote stays the Chinese original.
+    """
+    citations = citations_for([p.scored for p in picks])
+    facts = []
+    for i, p in enumerate(picks, start=1):
+        span = p.span.text if p.span else squeeze(p.sentence.text)
+        if lang == "zh":
+            facts.append(f"{span}[{i}]")
+        elif p.english and p.english != span:
+            facts.append(f"{p.english} ({span}) [{i}]")
+        else:
+            facts.append(f"{span} [{i}]")
+    if lang == "zh":
+        head = "；".join(facts)
+        body = "\n".join(f"原文[{i}]：{p.sentence.text}" for i, p in enumerate(picks, start=1))
+    else:
+        head = "; ".join(facts)
+        body = "\n".join(
+            f"Source [{i}] (Chinese): {p.sentence.text}" for i, p in enumerate(picks, start=1)
+        )
+    shorts = [p.short for p in picks if p.short]
+    short = ("；" if lang == "zh" else "; ").join(shorts)
+    return f"{head}\n{body}", citations, short
 
 
 def answer_text(chosen: Sequence[Scored], lang: Lang) -> str:

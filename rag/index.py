@@ -12,6 +12,7 @@ Layout::
         chunks.jsonl       one chunk per line, same order as the vectors
         sentences.jsonl    [source, start, end] of every sentence of every chunk
         sentence_vectors.npy  their embeddings (answers and citations work per sentence)
+        sentence_tags.jsonl   LAC words and tags of each sentence, same order (rag.tagger)
         documents.jsonl    the original decoded text of every file (for citations)
 
 A writer builds a fresh `data-<id>/` next to the current one, then replaces
@@ -37,12 +38,13 @@ import numpy as np
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from rag.fsutil import exclusive_lock, fsync_dir, fsync_file, sha256_file, write_text_atomic
 from rag.keyword import TOKENIZER_NAME, KeywordIndex
+from rag.tagger import TAGGER_NAME, Token
 from rag.types import ArticleMeta, Chunk
 
 if TYPE_CHECKING:
     import faiss
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: LAC word/entity tags of every sentence (sentence_tags.jsonl)
 MANIFEST = "manifest.json"
 
 
@@ -67,6 +69,7 @@ class Manifest:
     checksums: dict[str, str] = field(default_factory=dict)
     n_chunks: int = 0
     keyword_tokenizer: str = TOKENIZER_NAME
+    sentence_tagger: str = TAGGER_NAME
     format_version: int = FORMAT_VERSION
     updated: str = ""
 
@@ -87,6 +90,7 @@ SentenceKey = tuple[str, int, int]  # (source, start, end)
 class SentenceStore:
     keys: list[SentenceKey]
     vectors: np.ndarray  # (len(keys), dim) float32
+    tags: list[tuple[Token, ...]] = field(default_factory=list)  # same order as keys
 
 
 @dataclass(frozen=True)
@@ -149,6 +153,7 @@ class Index:
         self.keyword = KeywordIndex.load(self.data)
         self.documents = self._read_documents()
         self.sentence_vectors, self.sentence_rows = self._read_sentences()
+        self.sentence_tags = self._read_tags()
         if self.vectors.ntotal != len(self.chunks) or len(self.keyword) != len(self.chunks):
             raise self._corrupt("vector, keyword and chunk counts disagree")
 
@@ -225,6 +230,25 @@ class Index:
             raise self._corrupt("sentence vectors and sentence list disagree")
         return vectors, {(str(k[0]), int(k[1]), int(k[2])): i for i, k in enumerate(keys)}
 
+    def _read_tags(self) -> list[tuple[Token, ...]]:
+        with (self.data / "sentence_tags.jsonl").open(encoding="utf-8") as fh:
+            try:
+                tags = [
+                    tuple((int(a), int(b), str(t)) for a, b, t in json.loads(line))
+                    for line in fh
+                    if line.strip()
+                ]
+            except (ValueError, TypeError) as exc:
+                raise self._corrupt(f"sentence_tags.jsonl: {exc}") from exc
+        if len(tags) != len(self.sentence_rows):
+            raise self._corrupt("sentence tags and sentence list disagree")
+        return tags
+
+    def tags_of(self, source: str, start: int, end: int) -> tuple[Token, ...]:
+        """LAC words and tags of a stored sentence (offsets into its display text)."""
+        row = self.sentence_rows.get((source, start, end))
+        return () if row is None else self.sentence_tags[row]
+
     def sentence_vector(self, source: str, start: int, end: int) -> np.ndarray | None:
         row = self.sentence_rows.get((source, start, end))
         return None if row is None else self.sentence_vectors[row]
@@ -286,9 +310,17 @@ def write_index(
         "documents.jsonl",
         "sentences.jsonl",
         "sentence_vectors.npy",
+        "sentence_tags.jsonl",
     ]
     with (tmp / "sentences.jsonl").open("w", encoding="utf-8") as fh:
         fh.writelines(json.dumps(list(k), ensure_ascii=False) + "\n" for k in sentences.keys)
+    if len(sentences.tags) != len(sentences.keys):
+        raise ValueError("every sentence needs its tags")
+    with (tmp / "sentence_tags.jsonl").open("w", encoding="utf-8") as fh:
+        fh.writelines(
+            json.dumps([list(t) for t in tags], ensure_ascii=False) + "\n"
+            for tags in sentences.tags
+        )
     np.save(tmp / "sentence_vectors.npy", np.ascontiguousarray(sentences.vectors, np.float32))
     with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as fh:
         fh.writelines(_chunk_to_json(c) + "\n" for c in chunks)

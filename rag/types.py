@@ -87,3 +87,7 @@ class Answer:
     notice: str | None
     citations: list[Citation]
     passages: list[Passage]
+    # The fact alone ('长兴县', '2.94万亿元'; for English questions '2.94 trillion yuan'),
+    # when the question asks for a typed fact and the answer states one; else None. For a
+    # Chinese question it is a verbatim span of the first citation's quote.
+    short: str | None = None

@@ -1,0 +1,402 @@
+"""Question analysis: what kind of answer a question expects, and what it constrains.
+
+    >>> q = analyse("湖州首次颁发的生态鼎中，哪个县捧获了生态文明冠军鼎？")
+    >>> q.type, q.places
+    ('place', ('湖州',))
+
+The expected type decides which spans of the retrieved sentences can be the answer; the
+constraints (a year, a place, a role, a unit the question names) decide whether a
+sentence answers *this* question or a neighbouring one ("2022年" asked, "2023年"
+stated). Chinese questions are read through their words and LAC entity tags; English
+questions through cue words. Questions of no recognisable type keep type None and are
+answered (or refused) on the evidence score alone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from rag.text import Lang, detect_lang, fold
+
+AnswerType = Literal[
+    "number",
+    "percent",
+    "date",
+    "rank",
+    "place",
+    "person",
+    "org",
+    "title",
+    "list",
+    "description",
+    "reason",
+]
+TYPED: frozenset[str] = frozenset(
+    {"number", "percent", "date", "rank", "place", "person", "org", "title"}
+)
+MetaField = Literal["issue", "publication", "date", "byline", "dateline"]
+
+# -- Chinese cues, most specific first --------------------------------------------------
+_ZH_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "rank",
+        re.compile(r"第几|排名第?几|排第|名次|位列第?几|居.{0,6}第几|排在第?几|排名(?:如何|多少)"),
+    ),
+    (
+        "percent",
+        re.compile(
+            r"百分之几|百分之多少|百分比|多少%|占比|比重|比例|增幅|增速|降幅|增长率|增长了?多少"
+        ),
+    ),
+    (
+        "date",
+        re.compile(
+            r"哪一?年|何年|哪一?天|几月|几号|哪个月|什么时候|何时|什么时间|哪一?日|日期|几日|"
+            r"哪个时间|多少年(?:前|后)?开始|始于|于何"
+        ),
+    ),
+    ("person", re.compile(r"谁|哪位|何人|什么人|哪个人|叫什么名字|姓名")),
+    (
+        "org",
+        re.compile(
+            r"(?:哪|什么|何)(?:一)?(?:家|个|所)?(?:公司|企业|机构|单位|部门|银行|学校|大学|学院|"
+            r"医院|集团|协会|组织|院校|研究院|平台企业|媒体|报社|团队|高校)"
+            r"|由(?:哪|什么).{0,4}(?:主办|承办|牵头|发布|颁发|评选|指导)"
+        ),
+    ),
+    (
+        "place",
+        re.compile(
+            r"(?:哪|什么)(?:一)?(?:个|座)?(?:县|市|区|镇|乡|村|省|地区|地方|城市|国家|街道|县市|"
+            r"区县|县区|园区|地|里|儿)|在哪|何地|何处|何方"
+        ),
+    ),
+    (
+        "title",
+        re.compile(
+            r"(?:什么|哪个|哪项|哪一项|何种)(?:奖|奖项|称号|荣誉|项目|工程|计划|政策|活动|品牌|名称|"
+            r"产品|平台|系统|会议|赛事|展会|标准|理念|模式|口号|主题|名号|名字|名)"
+            r"|叫什么|名称是|称为什么|被(?:评为|命名为|授予)什么|获得了?什么|(?:荣获|获评|入选)了?(?:什么|哪)"
+        ),
+    ),
+    ("list", re.compile(r"哪些|哪几|分别是|分别为|包括什么|有什么")),
+    (
+        "reason",
+        re.compile(
+            r"为什么|为何|什么原因|原因是|如何|怎样|怎么|通过什么|采取了?什么|靠什么|什么方式|什么办法|什么措施"
+        ),
+    ),
+    (
+        "number",
+        re.compile(
+            r"多少|几(?:个|家|位|名|项|人|次|年|天|倍|条|台|所|座|种|批|亩|吨|期|户|辆|本|处|场|轮|届|级)|多大|多长|多高|多远|多久|多重|几成"
+        ),
+    ),
+    (
+        "description",
+        re.compile(r"是什么|什么是|指什么|主要内容|有何|什么意义|什么作用|什么特点|介绍"),
+    ),
+)
+
+# -- English cues ---------------------------------------------------------------------
+_EN_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "rank",
+        re.compile(
+            r"\bwhat (?:rank|position|place)\b|\branked?\b|\branking\b|\bwhich place\b.*\brank",
+            re.I,
+        ),
+    ),
+    (
+        "percent",
+        re.compile(
+            r"\bpercent(?:age)?\b|\bwhat share\b|\bproportion\b|\bgrowth rate\b|\bby how much\b|%",
+            re.I,
+        ),
+    ),
+    (
+        "date",
+        re.compile(
+            r"\bwhen\b|\bwhat (?:year|date|day|month|time)\b|\bwhich (?:year|date|day|month)\b|\bin what year\b|\bon what date\b",
+            re.I,
+        ),
+    ),
+    (
+        "person",
+        re.compile(
+            r"\bwho\b|\bwhom\b|\bwhose\b|\bwhich (?:person|official|leader|expert|reporter)\b|\bname of the (?:person|official|reporter|author)\b",
+            re.I,
+        ),
+    ),
+    (
+        "org",
+        re.compile(
+            r"\bwhich (?:company|companies|enterprise|firm|organi[sz]ation|institution|bank|university|college|school|hospital|group|agency|association|department|body|media|newspaper)\b|\bwhat (?:company|enterprise|firm|organi[sz]ation|institution|bank|agency)\b",
+            re.I,
+        ),
+    ),
+    (
+        "place",
+        re.compile(
+            r"\bwhere\b|\bwhich (?:county|city|district|town|township|village|province|country|region|place|area|park)\b|\bin what (?:county|city|district|town|place)\b",
+            re.I,
+        ),
+    ),
+    (
+        "title",
+        re.compile(
+            r"\bwhat (?:award|title|honou?r|prize|programme|program|project|name|brand|plan|policy|event|platform|slogan|theme)\b|\bwhich (?:award|title|honou?r|prize|programme|program|project|brand|event|platform)\b|\bcalled\b|\bnamed\b",
+            re.I,
+        ),
+    ),
+    (
+        "list",
+        re.compile(
+            r"\bwhich (?:\w+ )?(?:ones|counties|cities|districts|towns|areas|fields|sectors|industries|items)\b|\bwhat are the\b|\blist\b|\bname the\b",
+            re.I,
+        ),
+    ),
+    (
+        "reason",
+        re.compile(
+            r"\bwhy\b|\bhow (?:did|does|do|can|could|will|is|are|was|were|has|have)\b|\bin what way\b|\bby what means\b|\bwhat measures\b",
+            re.I,
+        ),
+    ),
+    (
+        "number",
+        re.compile(
+            r"\bhow (?:many|much|long|big|large|far|high)\b|\bwhat (?:(?:was|is|were|are|will be) )?(?:the )?(?:\w+ )?(?:number|amount|total|value|volume|size|area|output|revenue|figure|investment|balance|capacity|scale|turnover|income|budget|population|length|height|distance)\b",
+            re.I,
+        ),
+    ),
+    (
+        "description",
+        re.compile(r"^\s*what (?:is|was|are|were|does)\b|\bdescribe\b|\bwhat does .* mean\b", re.I),
+    ),
+)
+
+# Words that say which detail of the publication a question asks about.
+_ZH_META = (
+    ("issue", re.compile(r"第几期|哪一?期|总第几|期号")),
+    (
+        "publication",
+        re.compile(
+            r"哪(?:份|家|个)?(?:报纸|刊物|杂志|媒体|报刊)|什么(?:报纸|刊物|杂志)|刊登在|发表在|刊名"
+        ),
+    ),
+    (
+        "byline",
+        re.compile(
+            r"(?:记者|作者|通讯员|撰稿|摄影|撰写).{0,3}(?:是谁|有谁|哪位|叫什么)|谁(?:写|撰写|采写|报道|拍摄)"
+        ),
+    ),
+    ("dateline", re.compile(r"(?:电头|发自|从哪.{0,2}发|在哪里?发(?:出|稿))")),
+)
+_EN_META = (
+    (
+        "issue",
+        re.compile(
+            r"\bwhich issue\b|\bissue number\b|\bwhat issue\b|\bcumulative\b.*\bissue\b", re.I
+        ),
+    ),
+    (
+        "publication",
+        re.compile(
+            r"\bwhich (?:publication|newspaper|magazine|journal|paper)\b|\bpublished in\b|\bname of the (?:magazine|newspaper)\b",
+            re.I,
+        ),
+    ),
+    (
+        "byline",
+        re.compile(
+            r"\bwho (?:wrote|reported|authored|photographed)\b|\bauthor\b|\breporters?\b|\bbyline\b|\bcorrespondent\b",
+            re.I,
+        ),
+    ),
+    ("dateline", re.compile(r"\bdateline\b|\bfiled from\b", re.I)),
+)
+
+_YEAR_ZH = re.compile(r"(?<!\d)((?:19|20)\d{2})(?:年|-|/)")
+_YEAR_EN = re.compile(r"\b((?:19|20)\d{2})\b")
+# Roles whose holder a question may ask for; a sentence naming another role does not answer.
+ROLES_ZH = (
+    "董事长", "总经理", "副总经理", "总裁", "创始人", "负责人", "党委书记", "书记", "副书记",
+    "市长", "副市长", "县长", "副县长", "区长", "副区长", "省长", "副省长", "镇长", "村长",
+    "主任", "副主任", "局长", "副局长", "厅长", "院长", "副院长", "校长", "主席", "副主席",
+    "会长", "秘书长", "总编", "社长", "主编", "责任编辑", "记者", "通讯员", "总工程师", "厂长", "站长",
+    "队长", "理事长", "首席", "教授", "博士",
+)  # fmt: skip
+ROLES_EN = {
+    "chairman": "董事长", "chairwoman": "董事长", "chair": "董事长", "general manager": "总经理",
+    "ceo": "总经理", "president": "总裁", "founder": "创始人", "mayor": "市长",
+    "vice mayor": "副市长", "deputy mayor": "副市长", "county head": "县长", "governor": "省长",
+    "party secretary": "书记", "secretary": "书记", "director": "主任", "dean": "院长",
+    "principal": "校长", "editor-in-chief": "总编", "publisher": "社长", "head": "负责人",
+}  # fmt: skip
+_ZH_UNIT = re.compile(
+    r"(?:多少|几)(万亿元|亿元|万元|元|万亿|亿|万|钱|个|位|家|人次|人|名|项|卷|件|亩|公顷|吨|次|"
+    r"平方公里|平方米|公里|千米|米|天|年|倍|户|所|座|条|台|期|块|辆|艘|本|种|批|级|场|处|轮|届|株|棵|只|头|套|间|栋|张|部|篇|首|支|箱|千瓦|瓦|度|立方米)"
+)
+_EN_UNITS = (
+    (re.compile(r"\b(?:yuan|rmb|renminbi|cost|price|paid|invest\w*|fund\w*|revenue|output value|sales|turnover|worth)\b", re.I), "元"),
+    (re.compile(r"\btonn?es?\b|\btons\b", re.I), "吨"),
+    (re.compile(r"\bmu\b", re.I), "亩"),
+    (re.compile(r"\bhectares?\b", re.I), "公顷"),
+    (re.compile(r"\b(?:km|kilomet(?:er|re)s?)\b", re.I), "公里"),
+    (re.compile(r"\bsquare met(?:er|re)s?\b", re.I), "平方米"),
+    (re.compile(r"\bpeople|persons|residents|workers|employees|visitors|tourists|students|staff\b", re.I), "人"),
+    (re.compile(r"\bcompanies|enterprises|firms|businesses\b", re.I), "家"),
+    (re.compile(r"\bhouseholds|families\b", re.I), "户"),
+    (re.compile(r"\bdays\b", re.I), "天"),
+    (re.compile(r"\byears\b", re.I), "年"),
+    (re.compile(r"\btimes\b", re.I), "倍|次"),
+)  # fmt: skip
+UNIT_ALIASES = {
+    "钱": "元", "人": "人|名", "名": "人|名", "万亿": "万亿元|万亿", "亿": "亿元|亿",
+    "万": "万", "千米": "千米|公里", "公里": "公里|千米", "个": "个|项|家|所|座|处",
+    "项": "项|个", "家": "家|个",
+}  # fmt: skip
+_COMPARISON_ZH = re.compile(
+    r"最(?:高|低|大|小|多|少|早|晚|快|先)|首次|首个|第一个|唯一|同比|环比|比.{1,8}(?:多|少|高|低)"
+)
+_COMPARISON_EN = re.compile(r"\b(?:most|least|highest|lowest|largest|smallest|first|only|compared)\b", re.I)  # fmt: skip
+
+# Function words of questions: they carry no topic and are no constraint.
+_ZH_QWORDS = re.compile(
+    r"多少|哪一?(?:个|些|位|家|所|座|项|年|天|里|儿)?|什么|怎样|怎么|如何|为什么|为何|谁|几|是否|吗|呢|请问|"
+    r"是|了|的|在|有|其中|中|对|为|被|将|把|和|与|及|或|等"
+)
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    lang: Lang
+    type: AnswerType | None
+    unit: str | None = None  # regex of the unit a number should come in ("亿元|亿")
+    years: tuple[str, ...] = ()  # years the question names ("2022")
+    places: tuple[str, ...] = ()  # places the question names (zh only: LAC LOC words)
+    roles: tuple[str, ...] = ()  # roles whose holder is asked for, in Chinese ("董事长")
+    entities: tuple[str, ...] = ()  # persons/orgs/works the question names (zh)
+    comparison: bool = False  # asks for the most/first/only one
+    meta: MetaField | None = None  # asks about the publication itself
+    parts: tuple[Question, ...] = field(default=())  # two-part questions: each part
+
+    @property
+    def typed(self) -> bool:
+        return self.type in TYPED
+
+
+def expected_type(text: str, lang: Lang) -> AnswerType | None:
+    cues = _ZH_TYPES if lang == "zh" else _EN_TYPES
+    for name, pattern in cues:
+        if pattern.search(text):
+            return name  # type: ignore[return-value]
+    return None
+
+
+def asked_meta(text: str, lang: Lang) -> MetaField | None:
+    for name, pattern in _ZH_META if lang == "zh" else _EN_META:
+        if pattern.search(text):
+            return name  # type: ignore[return-value]
+    return None
+
+
+_ZH_PLACE_LEVEL = re.compile(r"哪(?:一)?(?:个|座)?(县市区|区县|县区|县|市|区|镇|乡|村|省|街道)")
+_ZH_ORG_KIND = re.compile(r"(?:哪|什么)(?:一)?(?:家|个|所)?[\u4e00-\u9fff]{0,4}?(公司|企业|银行|大学|学院|医院|集团|协会|学校|研究院)")
+_EN_PLACE_LEVEL = {"county": "县", "city": "市", "district": "区", "town": "镇", "township": "乡",
+                   "village": "村", "province": "省", "subdistrict": "街道"}
+
+
+def asked_unit(text: str, lang: Lang, qtype: AnswerType | None) -> str | None:
+    if qtype == "percent":
+        return "%|％|个百分点|成"
+    if qtype == "place":
+        if lang == "zh":
+            m = _ZH_PLACE_LEVEL.search(text)
+            return "|".join(m.group(1)) if m and len(m.group(1)) > 1 else (m.group(1) if m else None)
+        m2 = re.search(r"\bwhich (county|city|district|town|township|village|province|subdistrict)\b", text, re.I)
+        return _EN_PLACE_LEVEL[m2.group(1).lower()] if m2 else None
+    if qtype == "org" and lang == "zh":
+        m = _ZH_ORG_KIND.search(text)
+        return m.group(1) if m else None
+    if lang == "zh":
+        m = _ZH_UNIT.search(text)
+        if m:
+            return UNIT_ALIASES.get(m.group(1), m.group(1))
+        return None
+    if qtype != "number":
+        return None
+    for pattern, unit in _EN_UNITS:
+        if pattern.search(text):
+            return unit
+    return None
+
+
+def asked_roles(text: str, lang: Lang) -> tuple[str, ...]:
+    if lang == "zh":
+        found = [r for r in ROLES_ZH if r in text]
+        # '副市长' also contains '市长': keep the most specific.
+        return tuple(r for r in found if not any(r != o and r in o for o in found))
+    lower = text.lower()
+    found = [zh for en, zh in ROLES_EN.items() if re.search(rf"\b{re.escape(en)}\b", lower)]
+    return tuple(dict.fromkeys(r for r in found if not any(r != o and r in o for o in found)))
+
+
+def split_parts(text: str) -> list[str]:
+    """The sub-questions of a two-part question ('…多少个？…是多少？'), else [text]."""
+    body = text.strip()
+    pieces = [p.strip() for p in re.split(r"(?<=[？?])\s*|[；;]\s*", body) if p.strip()]
+    pieces = [p for p in pieces if len(re.sub(r"[\W_]", "", p)) >= 4]
+    return pieces if len(pieces) >= 2 else [text]
+
+
+def analyse(text: str, *, tokens: tuple[tuple[int, int, str], ...] | None = None) -> Question:
+    """Analyse a question. `tokens` are its LAC tags (computed here when omitted)."""
+    parts = split_parts(text)
+    if len(parts) > 1:
+        sub = tuple(_analyse_one(p, None) for p in parts)
+        whole = _analyse_one(text, tokens)
+        return Question(**{**whole.__dict__, "type": sub[0].type, "parts": sub})
+    return _analyse_one(text, tokens)
+
+
+def _analyse_one(text: str, tokens: tuple[tuple[int, int, str], ...] | None) -> Question:
+    lang = detect_lang(text)
+    folded = fold(text)
+    qtype = expected_type(folded, lang)
+    meta = asked_meta(folded, lang)
+    years = tuple(dict.fromkeys((_YEAR_ZH if lang == "zh" else _YEAR_EN).findall(folded)))
+    if lang == "en":
+        years = tuple(dict.fromkeys(_YEAR_EN.findall(folded)))
+    places: tuple[str, ...] = ()
+    entities: tuple[str, ...] = ()
+    if lang == "zh":
+        from rag import tagger
+
+        toks = tokens if tokens is not None else tagger.tag(text)
+        places = tuple(dict.fromkeys(text[a:b] for a, b, t in toks if t == "LOC"))
+        entities = tuple(
+            dict.fromkeys(text[a:b] for a, b, t in toks if t in ("PER", "ORG", "nw", "nz"))
+        )
+    comparison = bool((_COMPARISON_ZH if lang == "zh" else _COMPARISON_EN).search(folded))
+    return Question(
+        text=text,
+        lang=lang,
+        type=qtype,
+        unit=asked_unit(folded, lang, qtype),
+        years=years,
+        places=places,
+        roles=asked_roles(folded, lang) if qtype == "person" or meta == "byline" else (),
+        entities=entities,
+        comparison=comparison,
+        meta=meta,
+    )
+
+
+def content_words(text: str) -> str:
+    """The question with its question words removed (for display and overlap checks)."""
+    return _ZH_QWORDS.sub(" ", text)

@@ -1,0 +1,293 @@
+"""The reading stage: which retrieved sentence answers the question, and with what span.
+
+Retrieval and evidence scoring rank sentences by how *similar* they are to the question;
+reading asks whether a sentence *answers* it. For a question with an expected answer
+type (rag.question) a sentence answers when it states a span of that type that the
+question does not already contain ('长兴县' for 哪个县…?), and when it satisfies the
+question's constraints: the year asked for (not another year), the place asked about,
+the role whose holder is asked for, the unit of the amount. The answer is the best such
+span, stated first; when no sentence among the best-scored ones qualifies, the question
+is refused — the articles mention the subject but not the detail asked for.
+
+Questions with no recognisable type (lists, descriptions, reasons) are answered with
+the best sentence when its evidence score clears the calibrated threshold.
+
+The same checks verify LLM claims (`claim_supported`): a figure, year or place the
+claim states must be stated by the quote that cites it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from rag import english
+from rag.evidence import Scored, Sentence
+from rag.question import Question
+from rag.spans import Span, typed_spans
+from rag.text import detect_lang, fold, match_key, tokenize
+
+# Places every article of this corpus is in: naming them constrains nothing.
+_SCOPE_PLACES = frozenset({"浙江", "浙江省", "中国", "全国", "我国", "全省", "国内", "国家"})
+_PLACE_SUFFIX = re.compile(r"(?:省|市|县|区|镇|乡|村|街道)$")
+_RELATIVE_YEAR = re.compile(r"今年|去年|上年|前年|明年|当年|同期|近年|本年|年内|年底|年初")
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
+
+
+@dataclass(frozen=True)
+class ReadingParams:
+    """Tuned on the dev split (`python -m rag.evals.tune reading`)."""
+
+    pool: int = 12  # best evidence sentences a typed answer may come from
+    # A typed answer's sentence must score at least this (evidence score, rag.evidence);
+    # below it the question is refused even when some sentence states a span of the type.
+    typed_floor_zh: float = 0.80
+    typed_floor_en: float = 0.74
+    # Preference for the better-scored sentence over the span nearer the question's words.
+    distance_weight: float = 0.02  # subtracted per 10 characters from the nearest term
+    rank_weight: float = 0.01  # subtracted per position in the pool
+
+    def floor(self, lang: str) -> float:
+        return self.typed_floor_zh if lang == "zh" else self.typed_floor_en
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One answered part: the sentence, and the typed span when there is one."""
+
+    scored: Scored
+    span: Span | None = None
+    english: str | None = None  # the span rendered in English, for English questions
+
+    @property
+    def sentence(self) -> Sentence:
+        return self.scored.sentence
+
+    @property
+    def short(self) -> str | None:
+        if self.span is None:
+            return None
+        return self.english or self.span.text
+
+
+@dataclass(frozen=True)
+class Reading:
+    answered: bool
+    picks: tuple[Pick, ...] = ()
+    why_not: str | None = None  # for a refusal: what was missing
+
+
+def read(
+    question: Question,
+    scored: Sequence[Scored],
+    params: ReadingParams,
+    untyped_ok: Callable[[Sequence[Scored]], bool],
+) -> Reading:
+    """Answer `question` from its scored sentences (best first), or refuse."""
+    if not scored:
+        return Reading(False, why_not="nothing was retrieved")
+    parts = question.parts or (question,)
+    picks: list[Pick] = []
+    for part in parts:
+        pick = _read_one(part, question, scored, params, untyped_ok)
+        if pick is None:
+            if len(parts) == 1 or not picks:
+                return Reading(False, why_not=_why_not(part))
+            continue  # a second part the articles do not answer: answer the first
+        if all(p.sentence != pick.sentence or p.span != pick.span for p in picks):
+            picks.append(pick)
+    return Reading(bool(picks), tuple(picks))
+
+
+def _read_one(
+    part: Question,
+    whole: Question,
+    scored: Sequence[Scored],
+    params: ReadingParams,
+    untyped_ok: Callable[[Sequence[Scored]], bool],
+) -> Pick | None:
+    if not part.typed:
+        return Pick(scored[0]) if untyped_ok(scored) else None
+    best: tuple[float, Pick] | None = None
+    floor = params.floor(whole.lang)
+    pool = _for_part(part, whole, scored)[: params.pool]
+    for rank, s in enumerate(pool):
+        if s.score < floor:
+            break
+        if not satisfies(part, s.sentence):
+            continue
+        spans = [sp for sp in candidate_spans(part, s.sentence) if not _given(sp, part)]
+        if not spans:
+            continue
+        span, distance = _nearest(spans, part, s.sentence.text)
+        value = s.score - params.rank_weight * rank - params.distance_weight * distance / 10
+        if best is None or value > best[0]:
+            best = (value, Pick(s, span, _english(span) if whole.lang == "en" else None))
+    return best[1] if best else None
+
+
+def _for_part(part: Question, whole: Question, scored: Sequence[Scored]) -> list[Scored]:
+    """For one part of a two-part question, prefer sentences sharing that part's words."""
+    if part is whole or not whole.parts:
+        return list(scored)
+    words = [w for w in tokenize(part.text) if len(w) >= 2 and not _QWORD.fullmatch(w)]
+    if not words:
+        return list(scored)
+
+    def overlap(s: Scored) -> float:
+        text = fold(s.sentence.text)
+        return sum(len(w) for w in words if fold(w) in text) / sum(len(w) for w in words)
+
+    return sorted(scored, key=lambda s: -(s.score + 0.3 * overlap(s)))
+
+
+def candidate_spans(q: Question, sentence: Sentence) -> list[Span]:
+    assert q.type is not None
+    spans = typed_spans(sentence.text, sentence.tags, q.type)
+    if q.type == "number" and q.unit:
+        unit = re.compile(rf"(?:{q.unit})")
+        spans = [sp for sp in spans if unit.search(fold(sp.text))]
+    if q.type in ("place", "org") and q.unit:
+        # '哪个村' asks for a village: a county in the same sentence is not the answer.
+        level = re.compile(rf"(?:{q.unit})$" if q.type == "place" else rf"(?:{q.unit})")
+        spans = [sp for sp in spans if level.search(sp.text)]
+    if q.type == "person":
+        # A byline names the writer: an answer only when the writer is asked for.
+        spans = [sp for sp in spans if sp.byline == (q.meta == "byline")] or (
+            [sp for sp in spans if sp.byline] if q.meta == "byline" else []
+        )
+        if q.roles:
+            spans = [sp for sp in spans if _near_role(sentence.text, sp, q.roles)]
+    return spans
+
+
+def satisfies(q: Question, sentence: Sentence) -> bool:
+    """The sentence (within its passage) is about what the question constrains."""
+    text = fold(sentence.text)
+    context = fold(sentence.context or sentence.text)
+    if q.years and not _year_ok(q.years, text, context):
+        return False
+    for place in q.places:
+        if place in _SCOPE_PLACES:
+            continue
+        stem = _PLACE_SUFFIX.sub("", place) or place
+        if stem not in context and stem not in fold(sentence.title):
+            return False
+    return not (q.roles and not any(r in text for r in q.roles))
+
+
+def _year_ok(years: Sequence[str], sentence: str, context: str) -> bool:
+    stated = set(_YEAR.findall(sentence))
+    if stated:
+        return bool(stated & set(years))
+    if _RELATIVE_YEAR.search(sentence):
+        return True  # '去年' in an article of an unknown year: cannot tell, do not refuse
+    around = set(_YEAR.findall(context))
+    return not around or bool(around & set(years))
+
+
+def _given(span: Span, q: Question) -> bool:
+    """The question already contains the span: it is not what is asked for."""
+    key = match_key(span.text)
+    if q.lang == "zh":
+        return key in match_key(q.text) or (
+            span.type == "place" and _PLACE_SUFFIX.sub("", key) in match_key(q.text)
+        )
+    if span.type in ("place", "person"):
+        return english.romanised(span.text.rstrip("省市县区镇乡村")) in re.sub(
+            r"[^a-z]", "", q.text.lower()
+        )
+    if span.type == "date":
+        return any(y in span.text for y in q.years) and not re.search(r"月", span.text)
+    return False
+
+
+def _near_role(text: str, span: Span, roles: Sequence[str]) -> bool:
+    window = text[max(0, span.start - 12) : span.end + 4]
+    return any(r in window for r in roles)
+
+
+def _nearest(spans: Sequence[Span], q: Question, text: str) -> tuple[Span, int]:
+    """The span closest to where the question's words occur in the sentence."""
+    folded = fold(text)
+    anchors = [
+        m.start() for word in _anchor_words(q) for m in re.finditer(re.escape(fold(word)), folded)
+    ]
+    if not anchors:
+        return spans[0], 0
+    scored = [(min(abs(sp.start - a) for a in anchors), i, sp) for i, sp in enumerate(spans)]
+    distance, _, span = min(scored)
+    return span, distance
+
+
+def _anchor_words(q: Question) -> list[str]:
+    """The question's content words, where the answer should sit near."""
+    if q.lang != "zh":
+        return []
+    return [w for w in tokenize(q.text) if len(w) >= 2 and not _QWORD.fullmatch(w)]
+
+
+_QWORD = re.compile(r"多少|哪些|哪个|哪家|哪位|什么|怎样|怎么|如何|为什么|为何|几个|哪里|是否|哪一|一共|总共|分别")
+
+
+def _english(span: Span) -> str | None:
+    return english.render(span.text, span.type)
+
+
+def _why_not(q: Question) -> str:
+    what = {
+        "number": "the figure asked for", "percent": "the percentage asked for",
+        "date": "the date asked for", "rank": "the rank asked for", "place": "the place asked for",
+        "person": "the person asked for", "org": "the organisation asked for",
+        "title": "the name asked for",
+    }.get(q.type or "", "an answer")  # fmt: skip
+    bits = []
+    if q.years:
+        bits.append("for " + "/".join(q.years))
+    if q.roles:
+        bits.append("(" + "、".join(q.roles) + ")")
+    return " ".join([what, *bits])
+
+
+# -- checking claims (LLM mode) ---------------------------------------------------------
+
+_CLAIM_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def quantities(text: str) -> set[float]:
+    """Every number the text states, also scaled by its 万/亿/million/billion."""
+    folded = fold(text)
+    out: set[float] = set()
+    scale_zh = {"万亿": 1e12, "亿": 1e8, "万": 1e4, "千": 1e3}
+    scale_en = {"trillion": 1e12, "billion": 1e9, "million": 1e6, "thousand": 1e3}
+    for m in _CLAIM_NUMBER.finditer(folded):
+        value = (
+            float(m.group().replace(",", ""))
+            if m.group().replace(",", "").replace(".", "", 1).isdigit()
+            else None
+        )
+        if value is None:
+            continue
+        out.add(round(value, 6))
+        after = folded[m.end() : m.end() + 10].lstrip()
+        for word, factor in (*scale_zh.items(), *scale_en.items()):
+            if after.startswith(word):
+                out.add(round(value * factor, 6))
+                break
+    return out
+
+
+def claim_supported(claim: str, quote: str) -> bool:
+    """Every figure and year the claim states is stated by the quote (scaled forms agree:
+    '361,000 people' and '36.1万人'), and every place a Chinese claim names is in it."""
+    stated = quantities(quote)
+    if not all(v in stated for v in quantities(claim)):
+        return False
+    if detect_lang(claim) != "zh":
+        return True
+    from rag import tagger
+
+    places = {claim[a:b] for a, b, t in tagger.tag(claim) if t == "LOC"} - _SCOPE_PLACES
+    quote_key = fold(quote)
+    return all((_PLACE_SUFFIX.sub("", p) or p) in quote_key for p in places)
