@@ -14,13 +14,13 @@ import logging
 import re
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
-from rag import evidence, extractive, question, reading
+from rag import evidence, extractive, question, reading, translate
 from rag.cite import cite
 from rag.config import Settings, load_settings
 from rag.embed import Embedder, SentenceTransformerEmbedder
@@ -30,8 +30,8 @@ from rag.llm import ChatModel, Message, make_chat_model
 from rag.prompt import NO_ANSWER, answer_messages, rewrite_messages
 from rag.refusal import Calibration, answerable
 from rag.retrieve import Hit, RetrievalParams, retrieve, to_passage
-from rag.text import Lang, detect_lang
-from rag.types import Answer, Passage
+from rag.text import Lang, detect_lang, join_lines
+from rag.types import Answer, Citation, Passage
 
 log = logging.getLogger(__name__)
 
@@ -220,6 +220,9 @@ class Assistant:
 
     def extractive_answer(self, prep: Prepared, notices: Sequence[str] = ()) -> Answer:
         notes = [*prep.notices, *notices]
+        meta = self.read_meta(prep)
+        if meta is not None:
+            return meta
         result = self.read(prep)
         if not result.answered:
             return self._refusal(prep, notes)
@@ -243,10 +246,44 @@ class Assistant:
             short=short,
         )
 
+    def read_meta(self, prep: Prepared) -> Answer | None:
+        """Which issue, publication or writer: answered from the article metadata."""
+        asked = question.analyse(prep.question)
+        sentences = [s.sentence for s in prep.scored]
+        fact = reading.read_meta(asked, sentences, lambda src: prep.index.documents[src].text)
+        if fact is None:
+            return None
+        doc = prep.index.documents[fact.source].text
+        owner = next(s for s in sentences if s.source == fact.source)
+        quote = join_lines(doc[fact.start : fact.end])
+        citation = Citation(
+            1, fact.source, owner.title, quote, fact.start, fact.end, owner.passage_id, True,
+            owner.meta,
+        )  # fmt: skip
+        head = f"{fact.short}[1]" if prep.lang == "zh" else f"{fact.short} [1]"
+        label = "原文[1]：" if prep.lang == "zh" else "Source [1] (Chinese): "
+        return Answer(
+            text=f"{head}\n{label}{quote}",
+            mode="extractive",
+            answered=True,
+            notice=" ".join(prep.notices) or None,
+            citations=[citation],
+            passages=prep.passages,
+            short=fact.short,
+        )
+
     def read(self, prep: Prepared) -> reading.Reading:
         """The reading stage on a prepared question (the type comes from the question as
         asked: a follow-up's standalone form also holds the previous question)."""
         asked = question.analyse(prep.question)
+        if asked.lang == "en":
+            vocab = prep.index.keyword.vocab
+            keywords = tuple(translate.to_chinese(prep.question, vocab))
+            asked = replace(
+                asked,
+                keywords=keywords,
+                parts=tuple(replace(p, keywords=keywords) for p in asked.parts),
+            )
         return reading.read(
             asked,
             prep.scored,

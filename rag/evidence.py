@@ -23,7 +23,8 @@ import numpy as np
 from rag.index import Index, chunk_id
 from rag.retrieve import Hit
 from rag.tagger import Token
-from rag.text import fold, join_lines, tokenize
+from rag import translate
+from rag.text import detect_lang, fold, join_lines, tokenize
 from rag.types import ArticleMeta
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -147,11 +148,12 @@ def _has_words(text: str) -> bool:
 
 def query_terms(index: Index, query: str) -> QueryTerms:
     """Content terms of the query with their IDF weights, and the answer type asked for."""
-    terms = QueryTerms(
-        (t, index.keyword.idf(t))
-        for t in dict.fromkeys(tokenize(query))
-        if len(t) > 1 or t.isdigit()
-    )
+    words = [t for t in dict.fromkeys(tokenize(query)) if len(t) > 1 or t.isdigit()]
+    if detect_lang(query) == "en":
+        # English words never occur in Chinese text: look for their dictionary translations.
+        words = [w for w in words if not w.isalpha() or not w.isascii()]
+        words += translate.to_chinese(query, index.keyword.vocab)
+    terms = QueryTerms((t, index.keyword.idf(t)) for t in dict.fromkeys(words))
     terms.quantity, terms.unit = asked_unit(query)
     return terms
 

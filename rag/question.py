@@ -15,7 +15,7 @@ answered (or refused) on the evidence score alone.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from rag.text import Lang, detect_lang, fold
@@ -283,6 +283,11 @@ class Question:
     entities: tuple[str, ...] = ()  # persons/orgs/works the question names (zh)
     comparison: bool = False  # asks for the most/first/only one
     meta: MetaField | None = None  # asks about the publication itself
+    keywords: tuple[str, ...] = ()  # Chinese keywords of an English question (rag.translate)
+    # The words right before and after the question word ('总投资' in 总投资是多少,
+    # '捧获' in 哪个县捧获了…): what is asked about; the answer's sentence must state it.
+    focus: tuple[str, ...] = ()
+    scope: str | None = None  # 全国/全省/全市… of a rank question
     parts: tuple[Question, ...] = field(default=())  # two-part questions: each part
 
     @property
@@ -360,7 +365,7 @@ def analyse(text: str, *, tokens: tuple[tuple[int, int, str], ...] | None = None
     if len(parts) > 1:
         sub = tuple(_analyse_one(p, None) for p in parts)
         whole = _analyse_one(text, tokens)
-        return Question(**{**whole.__dict__, "type": sub[0].type, "parts": sub})
+        return replace(whole, type=sub[0].type, parts=sub)
     return _analyse_one(text, tokens)
 
 
@@ -383,6 +388,10 @@ def _analyse_one(text: str, tokens: tuple[tuple[int, int, str], ...] | None) -> 
             dict.fromkeys(text[a:b] for a, b, t in toks if t in ("PER", "ORG", "nw", "nz"))
         )
     comparison = bool((_COMPARISON_ZH if lang == "zh" else _COMPARISON_EN).search(folded))
+    scope = None
+    if qtype == "rank":
+        m = re.search(r"全国|全省|全市|全球|世界|全区|全县|省内|国内", folded)
+        scope = m.group() if m else None
     return Question(
         text=text,
         lang=lang,
@@ -394,7 +403,26 @@ def _analyse_one(text: str, tokens: tuple[tuple[int, int, str], ...] | None) -> 
         entities=entities,
         comparison=comparison,
         meta=meta,
+        focus=focus_words(folded) if lang == "zh" else (),
+        scope=scope,
     )
+
+
+_QWORD = re.compile(r"多少|几[\u4e00-\u9fff]?|哪[\u4e00-\u9fff]?|谁|什么|何[时地年处人]|怎样|怎么|如何|为什么|为何")
+_FILLER = frozenset("的 是 了 为 有 在 达到 达 共 一共 总共 累计 分别 目前 现在 中 呢 吗 把 被 给 对 和 与 及 要 将 会 能 可 已 已经 又 还 都 约 大约 之 其 其中 这 那 该 个 位 家 项 年 月 日 天 些 种 次 是否 请问".split())  # fmt: skip
+
+
+def focus_words(text: str) -> tuple[str, ...]:
+    """The content word before and the one after the (first) question word."""
+    from rag.text import tokenize
+
+    m = _QWORD.search(text)
+    if not m:
+        return ()
+    before = [t for t in tokenize(text[: m.start()]) if len(t) >= 2 and t not in _FILLER]
+    after = [t for t in tokenize(text[m.end() :]) if len(t) >= 2 and t not in _FILLER]
+    picked = ([before[-1]] if before else []) + (after[:1] if after else [])
+    return tuple(dict.fromkeys(picked))
 
 
 def content_words(text: str) -> str:

