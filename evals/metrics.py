@@ -180,7 +180,9 @@ def percentiles(values: Sequence[float]) -> dict[str, float]:
     }
 
 
-_QUALIFIERS = re.compile(r"^(?:约|近|超过|超|逾|达到|达|共|about|nearly|over|around)\s*|(?:以上|左右|余|多|or more|-odd)$")
+_QUALIFIERS = re.compile(
+    r"^(?:约|近|超过|超|逾|达到|达|共|about|nearly|over|around)\s*|(?:以上|左右|余|多|or more|-odd)$"
+)
 
 
 def _short_key(text: str) -> str:

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rag import translate
 from rag.index import Index, chunk_id
 from rag.retrieve import Hit
 from rag.tagger import Token
-from rag import translate
 from rag.text import detect_lang, fold, join_lines, tokenize
 from rag.types import ArticleMeta
 

@@ -30,6 +30,12 @@ class ExtractiveParams:
 
 def choose(scored: Sequence[Scored], params: ExtractiveParams) -> list[Scored]:
     """Best sentence, then near-best ones that add something, within the length budget."""
+    # A sentence that asks ('衢州是怎么做到的?') never answers, though it is the most
+    # similar to the question: prefer the statements around it.
+    statements = [
+        s for s in scored if not s.sentence.text.rstrip("”’」』\"' ").endswith(("？", "?"))
+    ]
+    scored = statements or list(scored)
     if not scored:
         return []
     best = scored[0]

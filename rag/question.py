@@ -47,21 +47,28 @@ _ZH_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "percent",
         re.compile(
-            r"百分之几|百分之多少|百分比|多少%|占比|比重|比例|增幅|增速|降幅|增长率|增长了?多少"
+            r"百分之几|百分之多少|百分比|多少%|占比|比重|比例|增幅|增速|降幅|增长率|"
+            r"(?:增长|提高|提升|下降|降低|减少|增加)了?(?:多少|几)"
+            r"(?![\u4e00-\u9fff]{0,2}(?:元|人|个|家|吨|亩|项|倍|天|年|万|亿|次|名|位))"
         ),
     ),
     (
         "date",
         re.compile(
-            r"哪一?年|何年|哪一?天|几月|几号|哪个月|什么时候|何时|什么时间|哪一?日|日期|几日|"
+            r"哪一?年|何年|哪[一几]?天|几月|几号|哪个月|什么时候|何时|什么时间|哪一?日|日期|几日|"
             r"哪个时间|多少年(?:前|后)?开始|始于|于何"
         ),
     ),
-    ("person", re.compile(r"谁|哪位|何人|什么人|哪个人|叫什么名字|姓名")),
+    (
+        "person",
+        re.compile(
+            r"谁|哪位|何人|什么人|哪个人|叫什么名字|姓名|[人员长者师记理任手官家](?:叫什么|是哪)"
+        ),
+    ),
     (
         "org",
         re.compile(
-            r"(?:哪|什么|何)(?:一)?(?:家|个|所)?(?:公司|企业|机构|单位|部门|银行|学校|大学|学院|"
+            r"(?:哪|什么|何)(?:一)?(?:家|个|所)?[\u4e00-\u9fff]{0,4}?(?:公司|企业|机构|单位|部门|银行|学校|大学|学院|"
             r"医院|集团|协会|组织|院校|研究院|平台企业|媒体|报社|团队|高校)"
             r"|由(?:哪|什么).{0,4}(?:主办|承办|牵头|发布|颁发|评选|指导)"
         ),
@@ -168,7 +175,7 @@ _EN_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "number",
         re.compile(
-            r"\bhow (?:many|much|long|big|large|far|high)\b|\bwhat (?:(?:was|is|were|are|will be) )?(?:the )?(?:\w+ )?(?:number|amount|total|value|volume|size|area|output|revenue|figure|investment|balance|capacity|scale|turnover|income|budget|population|length|height|distance)\b",
+            r"\bhow (?:many|much|long|big|large|far|high)\b|\bwhat (?:(?:was|is|were|are|will be) )?(?:the )?(?:[\w'-]+ ){0,3}(?:number|amount|total|value|volume|size|area|output|revenue|figure|investment|balance|capacity|scale|turnover|income|budget|population|length|height|distance)\b",
             re.I,
         ),
     ),
@@ -311,9 +318,19 @@ def asked_meta(text: str, lang: Lang) -> MetaField | None:
 
 
 _ZH_PLACE_LEVEL = re.compile(r"哪(?:一)?(?:个|座)?(县市区|区县|县区|县|市|区|镇|乡|村|省|街道)")
-_ZH_ORG_KIND = re.compile(r"(?:哪|什么)(?:一)?(?:家|个|所)?[\u4e00-\u9fff]{0,4}?(公司|企业|银行|大学|学院|医院|集团|协会|学校|研究院)")
-_EN_PLACE_LEVEL = {"county": "县", "city": "市", "district": "区", "town": "镇", "township": "乡",
-                   "village": "村", "province": "省", "subdistrict": "街道"}
+_ZH_ORG_KIND = re.compile(
+    r"(?:哪|什么)(?:一)?(?:家|个|所)?[\u4e00-\u9fff]{0,4}?(公司|企业|银行|大学|学院|医院|集团|协会|学校|研究院)"
+)
+_EN_PLACE_LEVEL = {
+    "county": "县",
+    "city": "市",
+    "district": "区",
+    "town": "镇",
+    "township": "乡",
+    "village": "村",
+    "province": "省",
+    "subdistrict": "街道",
+}
 
 
 def asked_unit(text: str, lang: Lang, qtype: AnswerType | None) -> str | None:
@@ -322,8 +339,14 @@ def asked_unit(text: str, lang: Lang, qtype: AnswerType | None) -> str | None:
     if qtype == "place":
         if lang == "zh":
             m = _ZH_PLACE_LEVEL.search(text)
-            return "|".join(m.group(1)) if m and len(m.group(1)) > 1 else (m.group(1) if m else None)
-        m2 = re.search(r"\bwhich (county|city|district|town|township|village|province|subdistrict)\b", text, re.I)
+            return (
+                "|".join(m.group(1)) if m and len(m.group(1)) > 1 else (m.group(1) if m else None)
+            )
+        m2 = re.search(
+            r"\bwhich (county|city|district|town|township|village|province|subdistrict)\b",
+            text,
+            re.I,
+        )
         return _EN_PLACE_LEVEL[m2.group(1).lower()] if m2 else None
     if qtype == "org" and lang == "zh":
         m = _ZH_ORG_KIND.search(text)
@@ -408,7 +431,9 @@ def _analyse_one(text: str, tokens: tuple[tuple[int, int, str], ...] | None) -> 
     )
 
 
-_QWORD = re.compile(r"多少|几[\u4e00-\u9fff]?|哪[\u4e00-\u9fff]?|谁|什么|何[时地年处人]|怎样|怎么|如何|为什么|为何")
+_QWORD = re.compile(
+    r"多少|几[\u4e00-\u9fff]?|哪[\u4e00-\u9fff]?|谁|什么|何[时地年处人]|怎样|怎么|如何|为什么|为何"
+)
 _FILLER = frozenset("的 是 了 为 有 在 达到 达 共 一共 总共 累计 分别 目前 现在 中 呢 吗 把 被 给 对 和 与 及 要 将 会 能 可 已 已经 又 还 都 约 大约 之 其 其中 这 那 该 个 位 家 项 年 月 日 天 些 种 次 是否 请问".split())  # fmt: skip
 
 

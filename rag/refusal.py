@@ -26,8 +26,11 @@ class Calibration:
     # The cut with the best balanced accuracy on dev (mean of the refusal rate on
     # unanswerable and the answer rate on answerable items): zh 81.8% (7.8% false
     # refusals, 28.6% missed refusals), en 79.7% (10.6% / 30.0%).
-    threshold_zh: float = 1.001
-    threshold_en: float = 0.764
+    # Since the reading stage (rag.reading) refuses typed questions by their constraints
+    # and its own floors, these apply to questions of no recognisable type (lists,
+    # descriptions, reasons): on dev, zh 1.001 refused 12% of them wrongly, 0.95 3%.
+    threshold_zh: float = 0.95
+    threshold_en: float = 0.75
     # Below this the LLM is not even asked (it would only be tempted to guess); between
     # the floor and the threshold the LLM decides, told to answer NO_ANSWER if unsure.
     # Just under the lowest answerable item on dev, so only clear cases are refused.

@@ -47,7 +47,7 @@ _ORG_SUFFIX = re.compile(
 )
 # A person named in a byline ('记者 叶诗蕾') is the writer, not a person of the story.
 _BYLINE_BEFORE = re.compile(r"(?:记者|通讯员|摄影|编辑|撰稿|作者|摄|文|图)[\s:：/]*$")
-_YEAR_ONLY = re.compile(r"^(?:19|20)\d{2}年$")
+_NOT_AMOUNT = re.compile(r"^(?:19|20)\d{2}年$|\d\s*[月日号]$|%|％|百分|^[—\-~]")
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,8 @@ def typed_spans(text: str, tokens: Sequence[Token], want: AnswerType) -> list[Sp
     if want == "number":
         found += _matches(_AMOUNT, folded)
         found += [(a, b) for a, b, t in tokens if t == "m" and _has_digit(folded[a:b])]
-        found = [(a, b) for a, b in found if not _YEAR_ONLY.match(folded[a:b])]
+        # Dates and percentages are types of their own: '1—4月' or '8.4%' is no amount.
+        found = [(a, b) for a, b in found if not _NOT_AMOUNT.search(folded[a:b])]
     elif want == "percent":
         found += _matches(_PERCENT, folded)
     elif want == "date":
@@ -126,5 +127,15 @@ def _plausible_place(text: str) -> bool:
     )
 
 
+_CREDIT_OPEN = re.compile(r"[(（]\s*(?:本报|本刊)?(?:见习)?(?:记者|通讯员|摄影|撰稿|作者|编辑)")
+
+
 def _in_byline(folded: str, start: int) -> bool:
-    return bool(_BYLINE_BEFORE.search(folded[max(0, start - 6) : start]))
+    """Right after 记者/通讯员…, or inside a '(记者 … )' credit group of a dateline."""
+    if _BYLINE_BEFORE.search(folded[max(0, start - 6) : start]):
+        return True
+    window = folded[max(0, start - 40) : start]
+    opened = max(window.rfind("("), window.rfind("（"))
+    if opened < 0 or ")" in window[opened:] or "）" in window[opened:]:
+        return False
+    return bool(_CREDIT_OPEN.match(window[opened:]))

@@ -1,0 +1,149 @@
+"""The reading stage's parts on fixed sentences: question analysis, typed spans, English
+renderings, constraint checks and the claim check of LLM mode. Real LAC tagger, no index."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag import english, tagger
+from rag.evidence import Scored, Sentence
+from rag.question import analyse, split_parts
+from rag.reading import ReadingParams, claim_supported, quantities, read, satisfies
+from rag.spans import typed_spans
+
+
+@pytest.mark.parametrize(
+    ("question", "type_"),
+    [
+        ("湖州首次颁发的生态鼎中，哪个县捧获了生态文明冠军鼎？", "place"),
+        ("2023年浙江全省工业增加值是多少？", "number"),
+        ("绍兴在制造业50强城市中排第几？", "rank"),
+        ("热电厂原计划什么时候停止供热？", "date"),
+        ("舜云互联的电机产业大脑让生产效率提高了多少？", "percent"),
+        ("嘉兴古奥基因科技有限公司的董事长是谁？", "person"),
+        ("给金西区块企业集中供汽的是哪家热电公司？", "org"),
+        ("湖州颁发的最高奖项叫什么？", "title"),
+        ("为什么要建暖心坊？", "reason"),
+        ("Which county won the Ecological Civilization Champion Tripod in Huzhou?", "place"),
+        (
+            "How many manufacturing companies from Zhejiang entered the Fortune Global 500?",
+            "number",
+        ),
+        ("What was the output value of the photovoltaic industry?", "number"),
+        ("In which year did Yunhe start its bid?", "date"),
+        ("Who is the chairman of the company?", "person"),
+        ("Why did the festival move?", "reason"),
+    ],
+)
+def test_expected_answer_type(question: str, type_: str) -> None:
+    assert analyse(question).type == type_
+
+
+def test_constraints_of_a_question() -> None:
+    q = analyse("2022年嘉兴市的董事长是谁？")
+    assert q.years == ("2022",) and q.roles == ("董事长",) and "嘉兴市" in q.places
+    assert analyse("Who was the mayor of Huzhou in 2021?").years == ("2021",)
+    assert analyse("Who was the mayor of Huzhou in 2021?").roles == ("市长",)
+    assert analyse("哪个村开了网店？").unit == "村"
+    assert analyse("在全国排第几？").scope == "全国"
+    assert analyse("今日浙江2024年第10期是总第几期？").meta == "issue"
+
+
+def test_two_part_questions_are_split() -> None:
+    parts = split_parts("绍兴累计培育了多少个平台?去年平台经营总额是多少?")
+    assert len(parts) == 2
+    q = analyse("绍兴累计培育了多少个平台?去年平台经营总额是多少?")
+    assert [p.type for p in q.parts] == ["number", "number"]
+    assert split_parts("湖州哪个县获得了冠军鼎？") == ["湖州哪个县获得了冠军鼎？"]
+
+
+def spans_of(text: str, type_: str) -> list[str]:
+    return [s.text for s in typed_spans(text, tagger.tag(text), type_)]  # type: ignore[arg-type]
+
+
+def test_typed_spans_are_verbatim_and_typed() -> None:
+    s = "2023年,全省工业增加值达到2.94万亿元,居全国第三,占GDP比重达35.6%。"
+    assert "2.94万亿元" in spans_of(s, "number")
+    assert "2023年" not in spans_of(s, "number")  # a year is a date, not an amount
+    assert spans_of(s, "percent") == ["35.6%"]
+    assert any("第三" in r for r in spans_of(s, "rank"))
+    assert spans_of(s, "date") == ["2023年"]
+    assert spans_of("其中,长兴县捧获“生态文明冠军鼎”。", "place") == ["长兴县"]
+    assert spans_of("其中,长兴县捧获“生态文明冠军鼎”。", "title") == ["生态文明冠军鼎"]
+    text = "本报湖州9月4日电(记者 叶诗蕾)4日,龙港市副市长胡月珍介绍经验。"
+    people = typed_spans(text, tagger.tag(text), "person")
+    assert {p.text: p.byline for p in people} == {"叶诗蕾": True, "胡月珍": False}
+
+
+@pytest.mark.parametrize(
+    ("span", "type_", "english_text"),
+    [
+        ("2.94万亿元", "number", "2.94 trillion yuan"),
+        ("36.1万人", "number", "361,000 people"),
+        ("311亿元", "number", "31.1 billion yuan"),
+        ("第15位", "rank", "15th"),
+        ("全省第一", "rank", "1st in the province"),
+        ("长兴县", "place", "Changxing County"),
+        ("2024年5月27日", "date", "May 27, 2024"),
+        ("百分之十二", "percent", "12%"),
+        ("叶诗蕾", "person", "Ye Shilei"),
+    ],
+)
+def test_english_renderings(span: str, type_: str, english_text: str) -> None:
+    assert english.render(span, type_) == english_text
+
+
+def sentence(text: str, context: str = "") -> Sentence:
+    return Sentence("a.txt", "标题", 0, len(text), text, "a.txt:0-9", 0, tags=tagger.tag(text),
+                    context=context or text)  # fmt: skip
+
+
+def test_year_place_and_role_constraints() -> None:
+    s = sentence("2023年,湖州市工业增加值达到1200亿元。")
+    assert satisfies(analyse("2023年湖州的工业增加值是多少？"), s)
+    assert not satisfies(analyse("2021年湖州的工业增加值是多少？"), s)
+    assert not satisfies(analyse("2023年嘉兴的工业增加值是多少？"), s)
+    person = sentence("松德刀具董事长何振虎说。")
+    assert satisfies(analyse("松德刀具的董事长是谁？"), person)
+    assert not satisfies(analyse("松德刀具的总经理是谁？"), person)
+    # A relative year ('去年') in an article of unknown date is no contradiction.
+    assert satisfies(analyse("2023年湖州的工业增加值是多少？"), sentence("去年湖州增长8%。"))
+
+
+def scored(*texts: str) -> list[Scored]:
+    """Sentences of one passage, best-scored first."""
+    passage = "".join(texts)
+    return [Scored(sentence(t, passage), 1.0 - i / 100, 0.9, 0.5) for i, t in enumerate(texts)]
+
+
+def test_reading_picks_the_sentence_that_answers_not_the_most_similar() -> None:
+    pool = scored(
+        "本报湖州9月4日电(记者 叶诗蕾)4日,湖州召开大会,首次颁发“生态鼎”。",
+        "其中,长兴县捧获“生态文明冠军鼎”。",
+    )
+    result = read(analyse("湖州首次颁发的生态鼎中，哪个县捧获了生态文明冠军鼎？"), pool,
+                  ReadingParams(), lambda _: True)  # fmt: skip
+    assert result.answered
+    assert result.picks[0].short == "长兴县"
+    assert "长兴县捧获" in result.picks[0].sentence.text
+
+
+def test_reading_refuses_when_no_sentence_states_the_asked_detail() -> None:
+    pool = scored("湖州召开大会,首次颁发“生态鼎”。", "长兴县捧获“生态文明冠军鼎”。")
+    # Who presided is never said: no person of the story is named.
+    who = read(analyse("湖州颁发生态鼎的大会由谁主持？"), pool, ReadingParams(), lambda _: True)
+    assert not who.answered
+    # The year asked for is not the year stated.
+    pool = scored("2023年,全省工业增加值达到2.94万亿元。")
+    when = read(analyse("2021年全省工业增加值是多少？"), pool, ReadingParams(), lambda _: True)
+    assert not when.answered
+
+
+def test_claims_must_state_what_their_quote_states() -> None:
+    quote = "2023年,全省工业增加值达到2.94万亿元,入境外商36.1万人。"
+    assert claim_supported("Industrial added value was 2.94 trillion yuan in 2023.", quote)
+    assert claim_supported("There were 361,000 foreign visitors.", quote)
+    assert not claim_supported("There were 3.6 million foreign visitors.", quote)
+    assert not claim_supported("2022年全省工业增加值达到2.94万亿元。", quote)
+    assert not claim_supported("嘉兴工业增加值达到2.94万亿元。", quote)
+    assert 2.94e12 in quantities(quote) and 361000 in quantities(quote)
