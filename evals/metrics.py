@@ -181,7 +181,8 @@ def percentiles(values: Sequence[float]) -> dict[str, float]:
 
 
 _QUALIFIERS = re.compile(
-    r"^(?:约|近|超过|超|逾|达到|达|共|about|nearly|over|around)\s*|(?:以上|左右|余|多|or more|-odd)$"
+    r"^(?:约|近|超过|超|逾|达到|达|共|about|nearly|over|around)\s*"
+    r"|(?:以上|左右|余|多|or more|-odd)$"
 )
 
 

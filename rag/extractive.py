@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.evidence import Scored
-from rag.reading import Pick
+from rag.reading import Pick, is_question
 from rag.text import Lang, squeeze
 from rag.types import Citation, Passage
 
@@ -32,9 +32,7 @@ def choose(scored: Sequence[Scored], params: ExtractiveParams) -> list[Scored]:
     """Best sentence, then near-best ones that add something, within the length budget."""
     # A sentence that asks ('衢州是怎么做到的?') never answers, though it is the most
     # similar to the question: prefer the statements around it.
-    statements = [
-        s for s in scored if not s.sentence.text.rstrip("”’」』\"' ").endswith(("？", "?"))
-    ]
+    statements = [s for s in scored if not is_question(s.sentence.text)]
     scored = statements or list(scored)
     if not scored:
         return []

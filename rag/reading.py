@@ -118,7 +118,7 @@ def _read_one(
     for rank, s in enumerate(pool):
         if s.score < floor:
             break
-        if _is_question(s.sentence.text):
+        if is_question(s.sentence.text):
             continue  # '拿地即开工,衢州是怎么做到的?' asks, it does not answer
         if not satisfies(part, s.sentence):
             continue
@@ -204,7 +204,7 @@ def satisfies(q: Question, sentence: Sentence) -> bool:
     return not (q.type == "person" and q.focus and not any(_states_word(text, w) for w in q.focus))
 
 
-def _is_question(text: str) -> bool:
+def is_question(text: str) -> bool:
     return text.rstrip("”’」』\"' ").endswith(("？", "?"))
 
 

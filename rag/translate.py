@@ -10,6 +10,7 @@ the dictionary's 120,000 entries cannot add noise the articles do not contain.
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from collections import defaultdict
@@ -67,7 +68,7 @@ def warm() -> None:
 def english_terms(question: str) -> list[str]:
     """Content words and adjacent pairs of an English question, stemmed."""
     words = [_stem(w) for w in _WORD.findall(question.lower()) if w not in _STOP]
-    pairs = [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+    pairs = [f"{a} {b}" for a, b in itertools.pairwise(words)]
     return pairs + words
 
 
