@@ -66,6 +66,16 @@ def summarise(
                     g: answer_summary(*v, mode)
                     for g, v in group_by(rs, its, lambda r: r.kind).items()
                 },
+                "by_type": {
+                    g: answer_summary(*v, mode)
+                    for g, v in group_by(rs, its, lambda r: r.type or "untyped").items()
+                },
+                "by_lang_type": {
+                    g: answer_summary(*v, mode)
+                    for g, v in group_by(
+                        rs, its, lambda r: f"{r.lang} {r.type or 'untyped'}"
+                    ).items()
+                },
             }
         block["retrieval_latency_ms"] = percentiles([r.retrieval_ms for r in rs])
         out[split] = block
@@ -110,15 +120,16 @@ def _answer_table(block: dict[str, Any], mode: str, group: str | None) -> str:
         "refusal_precision",
         "refusal_recall",
         "false_refusal_rate",
+        "short_exact",
     ]
     head = (
         "| "
         + ("group" if group else "mode")
         + " | n | "
         + " | ".join(cols)
-        + " | p50 ms | p95 ms |"
+        + " | short chars (median) | p50 ms | p95 ms |"
     )
-    lines = [head, "|---" * (len(cols) + 4) + "|"]
+    lines = [head, "|---" * (len(cols) + 5) + "|"]
     rows = (
         [(mode, block["answers"][mode]["overall"])]
         if group is None
@@ -130,6 +141,7 @@ def _answer_table(block: dict[str, Any], mode: str, group: str | None) -> str:
         lines.append(
             f"| {label} | {s['n']:.0f} | "
             + " | ".join(_fmt(s[c]) for c in cols)
+            + f" | {_fmt(s['short_median_chars'], pct=False)}"
             + f" | {s['latency_p50_ms']:.0f} | {s['latency_p95_ms']:.0f} |"
         )
     return "\n".join(lines)
@@ -184,6 +196,10 @@ def markdown(
                 "By kind:",
                 "",
                 _answer_table(block, mode, "by_kind"),
+                "",
+                "By language and expected answer type:",
+                "",
+                _answer_table(block, mode, "by_lang_type"),
                 "",
             ]
     parts += [
@@ -293,6 +309,6 @@ def console_summary(summary: dict[str, Any], configs: Sequence[str], modes: Sequ
             f"answers ({mode}): key facts {_fmt(a['key_fact_recall'])}%, citation precision "
             f"{_fmt(a['citation_precision'])}%, refusal P/R {_fmt(a['refusal_precision'])}/"
             f"{_fmt(a['refusal_recall'])}%, false refusals {_fmt(a['false_refusal_rate'])}%, "
-            f"p50 {a['latency_p50_ms']:.0f} ms"
+            f"short answers exact {_fmt(a['short_exact'])}%, p50 {a['latency_p50_ms']:.0f} ms"
         )
     return "\n".join(lines)

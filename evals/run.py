@@ -25,6 +25,7 @@ from rag.evals.metrics import (
     key_fact_recall,
     percentiles,
     refusal_stats,
+    short_exact,
 )
 from rag.retrieve import RetrievalParams, fuse, score_query
 from rag.types import Answer
@@ -57,6 +58,7 @@ class ItemResult:
     kind: str
     split: str
     answerable: bool
+    type: str | None = None  # expected answer type of the gold item
     ranks: dict[str, int | None] = field(default_factory=dict)  # config -> evidence rank
     budget_hit: dict[str, bool] = field(default_factory=dict)
     all_evidence_at_10: dict[str, bool] = field(default_factory=dict)
@@ -71,6 +73,8 @@ def _answer_record(item: GoldItem, answer: Answer, ms: float) -> dict[str, Any]:
         "key_fact_recall": key_fact_recall(item, answer.text) if answer.answered else 0.0,
         "citation_precision": citation_precision(item, answer.citations),
         "citation_recall": citation_recall(item, answer.citations) if item.answerable else None,
+        "short": answer.short,
+        "short_exact": short_exact(item, answer.short) if item.answerable else None,
         "n_citations": len(answer.citations),
         "unsupported": sum(not c.supported for c in answer.citations),
         "ms": ms,
@@ -85,7 +89,7 @@ def evaluate_item(
     configs: dict[str, RetrievalParams],
     modes: Sequence[str],
 ) -> ItemResult:
-    result = ItemResult(item.id, item.lang, item.kind, item.split, item.answerable)
+    result = ItemResult(item.id, item.lang, item.kind, item.split, item.answerable, item.type)
     # Answers first, so their latency includes embedding the question (it is cached after).
     for mode in modes:
         started = time.perf_counter()
@@ -162,6 +166,8 @@ def answer_summary(
     refusal = refusal_stats([i for _, i in pairs], [_as_answer(r.answers[mode]) for r, _ in pairs])
     latency = percentiles([r.answers[mode]["ms"] for r, _ in pairs])
     n = len(answerable)
+    exact = [a["short_exact"] for a in answerable if a.get("short_exact") is not None]
+    lengths = sorted(len(a["short"]) for a in answerable if a.get("short"))
     has_unanswerable = refusal.n_unanswerable > 0
     return {
         "n": float(len(pairs)),
@@ -171,6 +177,8 @@ def answer_summary(
         "refusal_precision": refusal.precision if has_unanswerable else None,
         "refusal_recall": refusal.recall if has_unanswerable else None,
         "false_refusal_rate": refusal.false_refusal_rate if n else None,
+        "short_exact": sum(exact) / len(exact) if exact else None,
+        "short_median_chars": float(lengths[len(lengths) // 2]) if lengths else None,
         "latency_p50_ms": latency["p50"],
         "latency_p95_ms": latency["p95"],
     }
