@@ -5,6 +5,7 @@
     python -m rag.evals.tune fusion --index /tmp/chunk-400-1
     python -m rag.evals.tune evidence --index /tmp/chunk-400-1
     python -m rag.evals.tune calibrate --index /tmp/chunk-400-1 [--split test]
+    python -m rag.evals.tune reading --index /tmp/chunk-400-1
 
 Every sweep fuses, scores and chooses with the functions the assistant uses
 (`rag.retrieve.fuse`, `rag.evidence.score`, `rag.extractive.choose`, `rag.refusal`), so
@@ -405,6 +406,39 @@ def _dump(group: Sequence[Case], feature: Feature) -> None:
 # -- command line ----------------------------------------------------------------------------
 
 
+def cmd_reading(args: argparse.Namespace) -> None:
+    """Refusal floors of typed questions: each item is read once with no floor; a floor f
+    then refuses it when its chosen sentence scores below f (the choice itself can only
+    change when a better-valued sentence is dropped, which the table ignores)."""
+    from rag import question, reading
+
+    open_floor = reading.ReadingParams(typed_floor_zh=-9.0, typed_floor_en=-9.0)
+    assistant = make_assistant(args.index, reading_params=open_floor)
+    rows: list[tuple[str, bool, float, float]] = []  # lang, answerable, pick score, recall
+    for item in load_items(args.split):
+        if not question.analyse(item.question).typed:
+            continue
+        prep = assistant.prepare(item.question, 5)
+        result = assistant.read(prep)
+        answer = assistant.extractive_answer(prep)
+        score = min((p.scored.score for p in result.picks), default=float("-inf"))
+        recall = key_fact_recall(item, answer.text) if item.answerable and answer.answered else 0
+        rows.append((item.lang, item.answerable, score if result.answered else -9.0, recall))
+    for lang in LANGS:
+        group = [r for r in rows if r[0] == lang]
+        answerable = [r for r in group if r[1]]
+        unanswerable = [r for r in group if not r[1]]
+        out = []
+        for floor in args.floors:
+            refused = sum(r[2] < floor for r in unanswerable) / max(len(unanswerable), 1)
+            false = sum(r[2] < floor for r in answerable) / max(len(answerable), 1)
+            recall = sum(r[3] for r in answerable if r[2] >= floor) / max(len(answerable), 1)
+            out.append((floor, pct(refused), pct(false), pct(recall)))
+        print(f"\n{lang}: typed questions, {len(answerable)} answerable, "
+              f"{len(unanswerable)} unanswerable")  # fmt: skip
+        print(table(["floor", "refusal recall", "false refusals", "key-fact recall"], out))
+
+
 def _floats(raw: str) -> list[float]:
     return [float(x) for x in raw.split(",") if x]
 
@@ -450,6 +484,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--penalties", type=_floats, default=[0.05, 0.1, 0.15, 0.2, 0.3])
     p.add_argument("--dump", help="a feature name: print every item's value")
     p.set_defaults(func=cmd_calibrate)
+
+    p = sub.add_parser("reading", help="refusal floors of typed questions (rag.reading)")
+    p.add_argument("--index", type=Path, required=True)
+    p.add_argument("--floors", type=_floats, default=[0.7, 0.75, 0.77, 0.8, 0.85, 0.9, 0.95, 1.0])
+    p.set_defaults(func=cmd_reading)
     return parser
 
 

@@ -51,8 +51,10 @@ def test_chinese_question_gets_a_cited_extractive_answer(assistant: Assistant) -
 
 def test_english_question_is_answered_from_chinese_articles(assistant: Assistant) -> None:
     answer = assistant.ask(EN_QUESTION)
-    assert answer.answered and answer.text.startswith("The articles say")
-    assert "311亿" in answer.text
+    # The fact first, in English, then the Chinese original it comes from.
+    assert answer.answered and answer.text.startswith("31.1 billion yuan")
+    assert answer.short == "31.1 billion yuan"
+    assert "311亿" in answer.text and "311亿" in answer.citations[0].quote
     check_citations(answer, assistant.index)
 
 
@@ -73,13 +75,13 @@ def test_out_of_corpus_question_is_refused_in_its_language(
 
 def test_public_types_have_the_documented_fields() -> None:
     assert [f.name for f in fields(Answer)] == [
-        "text", "mode", "answered", "notice", "citations", "passages"
+        "text", "mode", "answered", "notice", "citations", "passages", "short"
     ]  # fmt: skip
     assert [f.name for f in fields(Citation)] == [
-        "n", "source", "title", "quote", "start", "end", "passage_id", "supported"
+        "n", "source", "title", "quote", "start", "end", "passage_id", "supported", "meta"
     ]  # fmt: skip
     assert [f.name for f in fields(Passage)] == [
-        "id", "source", "title", "text", "start", "end", "score"
+        "id", "source", "title", "text", "start", "end", "score", "meta"
     ]  # fmt: skip
 
 
