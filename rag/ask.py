@@ -97,7 +97,9 @@ def validate_index(index: object) -> str | Path | None:
     return index
 
 
-def check_arguments(question: object, index: object, k: object, mode: object, history: object) -> None:
+def check_arguments(
+    question: object, index: object, k: object, mode: object, history: object
+) -> None:
     """Every argument of `ask()` checked before anything loads (the model takes seconds)."""
     validate(question)
     validate_index(index)
