@@ -248,6 +248,35 @@ def ingest(
 ) -> IngestReport:
     started = time.perf_counter()
     inputs, skipped = discover(paths)
+    if not inputs:
+        raise _nothing_ingested(skipped)  # before the model loads: it takes seconds
+    with write_lock(index_path):
+        return _ingest_locked(
+            inputs, skipped, index_path, embedder, params, prune, rebuild, started,
+            _Hooks(progress, limits, commit_every, on_estimate, on_commit),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Hooks:
+    progress: ProgressFn | None
+    limits: ReadLimits | None
+    commit_every: float
+    on_estimate: EstimateFn | None
+    on_commit: CommitFn | None
+
+
+def _ingest_locked(
+    inputs: list[_Input],
+    skipped: list[Skipped],
+    index_path: Path,
+    embedder: Embedder,
+    params: ChunkParams,
+    prune: bool,
+    rebuild: bool,
+    started: float,
+    hooks: _Hooks,
+) -> IngestReport:
     expected = Manifest(
         embed_model=embedder.model_id,
         embed_checksum=embedder.checksum,
@@ -257,17 +286,16 @@ def ingest(
         chunker=asdict(params),
         files={},
     )
-    with write_lock(index_path):
-        old = None if rebuild else _load_previous(index_path, expected)
-        old_parts = _old_parts(old) if old else {}
-        parts, changes = _collect(inputs, old_parts, params, prune, skipped, limits, embedder.dim)
-        if not any(changes[k] for k in ("added", "updated", "unchanged", "resumed")):
-            raise _nothing_ingested(skipped)
-        committer = _Committer(index_path, expected, parts, started, on_commit)
-        embed_seconds = _embed_missing(
-            parts, embedder, progress, on_estimate, committer, commit_every
-        )
-        chunks = committer.commit(final=True)
+    old = None if rebuild else _load_previous(index_path, expected)
+    old_parts = _old_parts(old) if old else {}
+    parts, changes = _collect(inputs, old_parts, params, prune, skipped, hooks.limits, expected.dim)
+    if not any(changes[k] for k in ("added", "updated", "unchanged", "resumed")):
+        raise _nothing_ingested(skipped)
+    committer = _Committer(index_path, expected, parts, started, hooks.on_commit)
+    embed_seconds = _embed_missing(
+        parts, embedder, hooks.progress, hooks.on_estimate, committer, hooks.commit_every
+    )
+    chunks = committer.commit(final=True)
     escaped = [i.source for i in inputs if i.source != i.path.relative_to(i.root).as_posix()]
     fresh = [p for p in parts if p.tf_rows is None]
     return IngestReport(
