@@ -98,7 +98,10 @@ def run_ingest(src: Path | None, file: Path, extra: list[str], timeout: float) -
     cmd = [sys.executable, "-m", "rag.cli", "ingest", str(file), "--index", str(index)]
     cmd += ["--quiet", *extra]
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # cwd: `python -m` puts the working directory first on sys.path, before PYTHONPATH.
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     ps = psutil.Process(proc.pid)
     peak, first = 0, None
     try:

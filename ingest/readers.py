@@ -136,6 +136,8 @@ def _decode_with_bom(payload: bytes, codec: str) -> str:
 
 def _control_share(data: bytes) -> float:
     sample = data[:65536]
+    if not sample:
+        return 0.0
     return sum(1 for b in sample if b in _CONTROL_BYTES) / len(sample)
 
 
