@@ -88,7 +88,7 @@ def validate_k(k: object) -> int:
 def validate_mode(mode: object) -> AskMode:
     if mode not in ("auto", "llm", "extractive"):
         raise ConfigError(f"mode must be auto, llm or extractive, got {mode!r}")
-    return mode  # type: ignore[return-value]
+    return mode
 
 
 def validate_index(index: object) -> str | Path | None:
@@ -127,7 +127,7 @@ def normalise_history(history: object) -> list[Message]:
                 raise InvalidQuestionError(f"{_HISTORY_SHAPE}; got the message {turn!r:.80}")
             # Other roles and non-text content (a chat page's attachments) carry no question.
             if role in ("user", "assistant") and isinstance(content, str):
-                out.append({"role": role, "content": content})
+                out.append({"role": "user" if role == "user" else "assistant", "content": content})
         elif isinstance(turn, list | tuple) and len(turn) == 2:
             user, bot = turn
             if not all(x is None or isinstance(x, str) for x in (user, bot)):
