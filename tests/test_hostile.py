@@ -121,7 +121,7 @@ def test_readers_refuse_over_limit_files_before_reading_them(tmp_path: Path) -> 
     # Under a raised limit the same file is read (and holds one short paragraph).
     doc = read_document(tmp_path / "bomb.docx", tmp_path, ReadLimits(max_inflated_mb=4))
     assert doc.text.strip() == "浙江新闻。"
-    (tmp_path / "big.txt").write_text(NEWS * 3000, "utf-8")
+    (tmp_path / "big.txt").write_text(NEWS * 5000, "utf-8")
     with pytest.raises(UnreadableFileError, match=r"file is 1\.\d MB, over the 1 MB file-size"):
         read_document(tmp_path / "big.txt", tmp_path, ReadLimits(max_file_mb=1))
     with pytest.raises(ConfigError, match="--max-depth"):
@@ -161,7 +161,7 @@ def test_index_path_that_is_a_file(tmp_path: Path, cli_env: dict[str, str]) -> N
 def test_large_file_is_refused_by_default_then_estimated_and_committed_in_batches(
     tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
-    (tmp_path / "big.txt").write_text(NEWS * 3000, "utf-8")  # 1.2 MB
+    (tmp_path / "big.txt").write_text(NEWS * 5000, "utf-8")  # 1.2 MB
     out = rag("ingest", str(tmp_path / "big.txt"), "--index", str(tmp_path / "idx"),
               "--max-file-mb", "1", env=cli_env)  # fmt: skip
     one_line_error(out, 1, "over the 1 MB file-size limit", "--max-file-mb or RAG_MAX_FILE_MB")
@@ -172,7 +172,10 @@ def test_interrupted_ingest_keeps_its_batches_and_resumes(
 ) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
-    shutil.copy(CORPUS / "004_08340decf78e2cdb.txt", docs / "a.txt")
+    # Three short files as one: several embedding groups, so a commit falls inside it.
+    parts = ["002_25df68110ca78dc9.txt", "003_c2acb2615f69c0ed.txt", "004_08340decf78e2cdb.txt"]
+    text = "\n\n".join((CORPUS / name).read_text("utf-8") for name in parts)
+    (docs / "a.txt").write_text(text, "utf-8")
     (docs / "b.txt").write_text(NEWS, "utf-8")
     index = tmp_path / "idx"
     commits: list[Committed] = []
