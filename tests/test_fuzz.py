@@ -96,7 +96,7 @@ RAW = st.one_of(
     st.binary(max_size=600),
     TEXT.map(lambda t: t.encode("utf-8", "surrogatepass")),
     TEXT.map(lambda t: t.encode("gb18030", "replace")),
-    TEXT.map(lambda t: t.encode("utf-16")),
+    TEXT.map(lambda t: t.encode("utf-16", "surrogatepass")),
 )
 
 
