@@ -305,8 +305,9 @@ def _ingest_locked(
         files=len(parts),
         articles=sum(p.record.articles for p in parts),
         chunks=chunks,
-        chunks_embedded=sum(len(p.chunks) for p in fresh),
-        sentences_embedded=sum(len(p.sentence_keys) for p in fresh),
+        chunks_embedded=sum(len(p.chunks) for p in fresh) - committer.reused_chunks,
+        sentences_embedded=sum(len(p.sentence_keys) for p in fresh)
+        - (committer.reused - committer.reused_chunks),
         vectors_reused=committer.reused,
         duplicate_chunks=committer.duplicates,
         commits=committer.commits,
@@ -340,9 +341,9 @@ class _Committer:
         self.on_commit = on_commit
         self.commits = 0
         self.duplicates = 0
-        self.reused = sum(
-            int(p.has_chunk.sum() + p.has_sentence.sum()) for p in parts if p.tf_rows is None
-        )
+        fresh = [p for p in parts if p.tf_rows is None]
+        self.reused_chunks = sum(int(p.has_chunk.sum()) for p in fresh)
+        self.reused = self.reused_chunks + sum(int(p.has_sentence.sum()) for p in fresh)
         self.last_cost = 0.0  # seconds the last commit took
 
     def commit(self, final: bool = False) -> int:
