@@ -4,6 +4,7 @@
     python -m rag.evals.bench ask --index data/index          # warm ask() vs query embedding
     python -m rag.evals.bench cold --index data/index         # `rag ask` process start to answer
     python -m rag.evals.bench load --index data/index         # 10 concurrent chat sessions
+    python -m rag.evals.bench_hostile                         # hostile inputs (issue 14)
 
 Each prints a Markdown block ready for docs/benchmarks.md.
 """

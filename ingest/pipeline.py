@@ -4,7 +4,14 @@ Incremental: a file whose bytes are unchanged keeps its chunks and vectors; new 
 changed files are parsed and embedded; files missing from the inputs are kept unless
 `prune=True`. Exact duplicates (a file with the same bytes as another, a chunk whose
 text is already indexed) are skipped. A file that cannot be read is skipped with its
-reason; the run fails only when the resulting index would be empty.
+reason; the run fails (and commits nothing) when none of its inputs could be ingested.
+
+Large ingests are committed in batches: every `commit_every` seconds of embedding, the
+files finished so far (and the finished prefix of the file being embedded, recorded as
+incomplete) are committed atomically, as the final result is. An interrupted run keeps
+what it committed; running it again re-parses incomplete files and embeds only the texts
+that have no vector yet. Before the bulk of the embedding, `on_estimate` receives the work
+left (texts to embed, and the time it takes at the rate measured on the first batch).
 """
 
 from __future__ import annotations
@@ -34,8 +41,9 @@ from rag.index import (
     write_lock,
 )
 from rag.ingest.chunk import ChunkParams
+from rag.ingest.limits import ReadLimits
 from rag.ingest.parse import parse_document
-from rag.ingest.readers import SUPPORTED_SUFFIXES, read_document
+from rag.ingest.readers import SUPPORTED_SUFFIXES, escape_name, read_document
 from rag.keyword import KeywordIndex
 from rag.tagger import Token
 from rag.text import join_lines, squeeze, tokenize
@@ -43,8 +51,10 @@ from rag.types import Chunk
 
 log = logging.getLogger(__name__)
 
-ProgressFn = Callable[[int, int], None]  # (chunks embedded so far, chunks to embed)
+ProgressFn = Callable[[int, int], None]  # (texts embedded so far, texts to embed)
 EMBED_BATCH = 64
+COMMIT_EVERY = 60.0  # seconds of embedding between two batch commits
+_GROUP_TEXTS = 4 * EMBED_BATCH  # texts embedded between two looks at the clock
 
 
 @dataclass(frozen=True)
@@ -54,19 +64,51 @@ class Skipped:
 
 
 @dataclass(frozen=True)
+class WorkEstimate:
+    """The embedding left to do, announced before doing the bulk of it."""
+
+    files: int  # files with texts to embed
+    texts: int  # chunks + sentences still without a vector
+    reused: int  # vectors carried over from an earlier or interrupted run of these files
+    rate: float  # texts per second, measured on this run's first batch (0: nothing to do)
+
+    @property
+    def seconds(self) -> float:
+        return self.texts / self.rate if self.rate else 0.0
+
+
+@dataclass(frozen=True)
+class Committed:
+    """One batch commit of an ingest still running."""
+
+    files: int  # complete files in the committed version
+    partial: str | None  # a file committed in part (resumed on the next run)
+    chunks: int
+    seconds: float  # since the ingest started
+
+
+EstimateFn = Callable[[WorkEstimate], None]
+CommitFn = Callable[[Committed], None]
+
+
+@dataclass(frozen=True)
 class IngestReport:
     index: Path
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)  # completed after an interrupted run
     skipped: list[Skipped] = field(default_factory=list)
+    escaped: list[str] = field(default_factory=list)  # names not valid UTF-8, as indexed
     files: int = 0  # files in the index after the run
     articles: int = 0
     chunks: int = 0
     chunks_embedded: int = 0
     sentences_embedded: int = 0
+    vectors_reused: int = 0
     duplicate_chunks: int = 0
+    commits: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
 
@@ -79,22 +121,44 @@ class IngestReport:
 class _Input:
     path: Path
     root: Path
-    source: str  # POSIX path relative to root
+    source: str  # POSIX path relative to root (escaped when the name is not UTF-8)
 
 
 @dataclass
 class _FilePart:
-    """One file's contribution to the new index."""
+    """One file's contribution to the new index, embedded chunk by chunk."""
 
     document: StoredDocument
     record: FileRecord
     chunks: list[Chunk]
-    sentence_keys: list[SentenceKey]
-    vectors: np.ndarray | None = None  # None: still to embed
-    sentence_vectors: np.ndarray | None = None
-    sentence_tags: list[tuple[Token, ...]] | None = None  # None: still to tag
+    sentence_keys: list[SentenceKey]  # in order of first appearance in the chunks
+    vectors: np.ndarray  # (len(chunks), dim); a row is valid where `has_chunk` says so
+    sentence_vectors: np.ndarray
+    has_chunk: np.ndarray  # bool per chunk: its vector is filled in
+    has_sentence: np.ndarray
+    done: int = 0  # chunks [0, done) and their sentences are complete
     # Term counts and their vocabulary, carried over from the old index (None: fresh file).
     tf_rows: tuple[sp.csr_matrix, dict[str, int]] | None = None
+    previous: _FilePart | None = None  # the version in the old index (a changed file)
+    # LAC tags of sentences (rag.tagger), by key: carried over from the old index, filled
+    # in for new sentences when the part is first committed.
+    tags: dict[SentenceKey, tuple[Token, ...]] = field(default_factory=dict, repr=False)
+    _positions: dict[tuple[int, int], int] | None = field(default=None, repr=False)
+
+    @property
+    def complete(self) -> bool:
+        return self.done == len(self.chunks)
+
+    def sentences_upto(self, n_chunks: int) -> int:
+        """Sentences of chunks [0, n_chunks): a prefix of `sentence_keys` (reading order)."""
+        if n_chunks == 0:
+            return 0
+        if self._positions is None:
+            self._positions = {key[1:]: i for i, key in enumerate(self.sentence_keys)}
+        return max(self._positions[span] for span in self.chunks[n_chunks - 1].sentences) + 1
+
+    def texts_missing(self) -> int:
+        return int((~self.has_chunk).sum() + (~self.has_sentence).sum())
 
 
 def indexed_text(chunk: Chunk) -> str:
@@ -108,22 +172,28 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[_Input], list[Skipped]]:
     skipped: list[Skipped] = []
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file())
-            root = path
-        elif path.is_file():
-            files, root = [path], path.parent
-        else:
-            skipped.append(Skipped(str(raw), "no such file or directory"))
+        try:
+            if path.is_dir():
+                files = sorted(p for p in path.rglob("*") if p.is_file())
+                root = path
+            elif path.is_file():
+                files, root = [path], path.parent
+            else:
+                skipped.append(Skipped(escape_name(str(raw)), "no such file or directory"))
+                continue
+        except OSError as exc:  # an unreadable directory, a loop of symlinks
+            skipped.append(Skipped(escape_name(str(raw)), f"cannot list: {exc.strerror or exc}"))
             continue
         for f in files:
             rel = f.relative_to(root)
+            name = escape_name(rel.as_posix())
             if any(part.startswith(".") for part in rel.parts):
                 continue  # hidden files and directories (.git, editor swap files)
             if f.suffix.lower() not in SUPPORTED_SUFFIXES:
-                skipped.append(Skipped(rel.as_posix(), f"unsupported file type {f.suffix!r}"))
+                shown = escape_name(f.suffix)
+                skipped.append(Skipped(name, f"unsupported file type {shown!r}"))
                 continue
-            inputs.append(_Input(f, root, rel.as_posix()))
+            inputs.append(_Input(f, root, name))
     return inputs, skipped
 
 
@@ -159,8 +229,11 @@ def _old_parts(old: Index) -> dict[str, _FilePart]:
             sentence_keys=[keys_by_row[r] for r in srows],
             vectors=vectors[rows],
             sentence_vectors=old.sentence_vectors[srows],
-            sentence_tags=[old.sentence_tags[r] for r in srows],
+            has_chunk=np.ones(len(rows), bool),
+            has_sentence=np.ones(len(srows), bool),
+            done=len(rows),
             tf_rows=(old.keyword.tf[rows], old.keyword.vocab),
+            tags={keys_by_row[r]: old.sentence_tags[r] for r in srows},
         )
     return parts
 
@@ -174,9 +247,42 @@ def ingest(
     prune: bool = False,
     rebuild: bool = False,
     progress: ProgressFn | None = None,
+    limits: ReadLimits | None = None,
+    commit_every: float = COMMIT_EVERY,
+    on_estimate: EstimateFn | None = None,
+    on_commit: CommitFn | None = None,
 ) -> IngestReport:
     started = time.perf_counter()
     inputs, skipped = discover(paths)
+    if not inputs:
+        raise _nothing_ingested(skipped)  # before the model loads: it takes seconds
+    with write_lock(index_path):
+        return _ingest_locked(
+            inputs, skipped, index_path, embedder, params, prune, rebuild, started,
+            _Hooks(progress, limits, commit_every, on_estimate, on_commit),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Hooks:
+    progress: ProgressFn | None
+    limits: ReadLimits | None
+    commit_every: float
+    on_estimate: EstimateFn | None
+    on_commit: CommitFn | None
+
+
+def _ingest_locked(
+    inputs: list[_Input],
+    skipped: list[Skipped],
+    index_path: Path,
+    embedder: Embedder,
+    params: ChunkParams,
+    prune: bool,
+    rebuild: bool,
+    started: float,
+    hooks: _Hooks,
+) -> IngestReport:
     expected = Manifest(
         embed_model=embedder.model_id,
         embed_checksum=embedder.checksum,
@@ -186,32 +292,113 @@ def ingest(
         chunker=asdict(params),
         files={},
     )
-    with write_lock(index_path):
-        old = None if rebuild else _load_previous(index_path, expected)
-        old_parts = _old_parts(old) if old else {}
-        parts, changes = _collect(inputs, old_parts, params, prune, skipped)
-        embed_seconds = _embed_missing(parts, embedder, progress)
-        _tag_missing(parts)
-        chunks, vectors, keyword, sentences, n_dupes = _assemble(parts)
-        if not chunks:
-            reasons = "; ".join(f"{s.source}: {s.reason}" for s in skipped[:10]) or "no inputs"
-            raise IngestError(f"nothing was ingested ({reasons}). The index is unchanged.")
-        files = {p.document.source: p.record for p in parts}
-        manifest = replace(expected, files=files)
-        documents = [p.document for p in parts]
-        write_index(index_path, manifest, chunks, vectors, keyword, documents, sentences)
+    old = None if rebuild else _load_previous(index_path, expected)
+    old_parts = _old_parts(old) if old else {}
+    parts, changes = _collect(inputs, old_parts, params, prune, skipped, hooks.limits, expected.dim)
+    if not any(changes[k] for k in ("added", "updated", "unchanged", "resumed")):
+        raise _nothing_ingested(skipped)
+    committer = _Committer(index_path, expected, parts, started, hooks.on_commit)
+    embed_seconds = _embed_missing(
+        parts, embedder, hooks.progress, hooks.on_estimate, committer, hooks.commit_every
+    )
+    chunks = committer.commit(final=True)
+    escaped = [i.source for i in inputs if i.source != i.path.relative_to(i.root).as_posix()]
+    fresh = [p for p in parts if p.tf_rows is None]
     return IngestReport(
         index=index_path,
         skipped=skipped,
+        escaped=escaped,
         files=len(parts),
         articles=sum(p.record.articles for p in parts),
-        chunks=len(chunks),
-        chunks_embedded=sum(len(p.chunks) for p in parts if p.tf_rows is None),
-        sentences_embedded=sum(len(p.sentence_keys) for p in parts if p.tf_rows is None),
-        duplicate_chunks=n_dupes,
+        chunks=chunks,
+        chunks_embedded=sum(len(p.chunks) for p in fresh) - committer.reused_chunks,
+        sentences_embedded=sum(len(p.sentence_keys) for p in fresh)
+        - (committer.reused - committer.reused_chunks),
+        vectors_reused=committer.reused,
+        duplicate_chunks=committer.duplicates,
+        commits=committer.commits,
         seconds=time.perf_counter() - started,
         embed_seconds=embed_seconds,
         **changes,
+    )
+
+
+def _nothing_ingested(skipped: Sequence[Skipped]) -> IngestError:
+    reasons = "; ".join(f"{s.source}: {s.reason}" for s in skipped[:10]) or "no input files"
+    more = f" (and {len(skipped) - 10} more)" if len(skipped) > 10 else ""
+    return IngestError(f"nothing was ingested ({reasons}{more}). The index is unchanged.")
+
+
+class _Committer:
+    """Writes the current state of an ingest as one atomic index version."""
+
+    def __init__(
+        self,
+        path: Path,
+        expected: Manifest,
+        parts: Sequence[_FilePart],
+        started: float,
+        on_commit: CommitFn | None,
+    ) -> None:
+        self.path = path
+        self.expected = expected
+        self.parts = parts
+        self.started = started
+        self.on_commit = on_commit
+        self.commits = 0
+        self.duplicates = 0
+        fresh = [p for p in parts if p.tf_rows is None]
+        self.reused_chunks = sum(int(p.has_chunk.sum()) for p in fresh)
+        self.reused = self.reused_chunks + sum(int(p.has_sentence.sum()) for p in fresh)
+        self.last_cost = 0.0  # seconds the last commit took
+
+    def commit(self, final: bool = False) -> int:
+        """Commit every complete file and the done prefix of others; return the chunks."""
+        t0 = time.perf_counter()
+        snapshot = [s for s in map(_snapshot, self.parts) if s is not None]
+        chunks, vectors, keyword, sentences, n_dupes = _assemble(snapshot)
+        if not chunks:
+            if final:
+                raise IngestError("nothing was ingested (no text found). The index is unchanged.")
+            return 0
+        manifest = replace(self.expected, files={p.document.source: p.record for p in snapshot})
+        documents = [p.document for p in snapshot]
+        write_index(self.path, manifest, chunks, vectors, keyword, documents, sentences)
+        self.commits += 1
+        self.duplicates = n_dupes
+        self.last_cost = time.perf_counter() - t0
+        if self.on_commit and not final:
+            partial = next((p.document.source for p in snapshot if not p.record.complete), None)
+            complete = sum(1 for p in snapshot if p.record.complete)
+            elapsed = time.perf_counter() - self.started
+            self.on_commit(Committed(complete, partial, len(chunks), elapsed))
+        return len(chunks)
+
+
+def _snapshot(part: _FilePart) -> _FilePart | None:
+    """What of `part` can be committed now: all of it, its done prefix, or its old version."""
+    if part.complete:
+        return part
+    if part.done == 0:
+        return part.previous  # its old or partly committed version, if any
+    n_sent = part.sentences_upto(part.done)
+    prefix = part.chunks[: part.done]
+    return replace(
+        part,
+        record=replace(
+            part.record,
+            articles=len({c.article for c in prefix}),
+            chunks=len(prefix),
+            complete=False,
+        ),
+        chunks=prefix,
+        sentence_keys=part.sentence_keys[:n_sent],
+        vectors=part.vectors[: part.done],
+        sentence_vectors=part.sentence_vectors[:n_sent],
+        has_chunk=part.has_chunk[: part.done],
+        has_sentence=part.has_sentence[:n_sent],
+        previous=None,
+        _positions=None,
     )
 
 
@@ -221,9 +408,13 @@ def _collect(
     params: ChunkParams,
     prune: bool,
     skipped: list[Skipped],
+    limits: ReadLimits | None,
+    dim: int,
 ) -> tuple[list[_FilePart], dict[str, list[str]]]:
     """Decide, file by file, what the new index holds."""
-    fields: dict[str, list[str]] = {"added": [], "updated": [], "unchanged": [], "removed": []}
+    fields: dict[str, list[str]] = {
+        "added": [], "updated": [], "unchanged": [], "removed": [], "resumed": []
+    }  # fmt: skip
     parts: dict[str, _FilePart] = {}
     seen_sha: dict[str, str] = {}
     for item in inputs:
@@ -236,15 +427,20 @@ def _collect(
             skipped.append(Skipped(item.source, f"duplicate of {seen_sha[sha]}"))
             continue
         previous = old_parts.get(item.source)
-        if previous is not None and previous.record.sha256 == sha:
+        if previous is not None and previous.record.sha256 == sha and previous.record.complete:
             parts[item.source] = previous
             fields["unchanged"].append(item.source)
         else:
-            part = _parse(item, params, skipped)
+            part = _parse(item, params, skipped, limits, dim, previous)
             if part is None:
                 continue
             parts[item.source] = part
-            fields["updated" if previous else "added"].append(item.source)
+            if previous is None:
+                fields["added"].append(item.source)
+            elif previous.record.sha256 == sha:
+                fields["resumed"].append(item.source)
+            else:
+                fields["updated"].append(item.source)
         seen_sha[sha] = item.source
     for source, part in old_parts.items():
         if source in parts:
@@ -256,9 +452,16 @@ def _collect(
     return list(parts.values()), fields
 
 
-def _parse(item: _Input, params: ChunkParams, skipped: list[Skipped]) -> _FilePart | None:
+def _parse(
+    item: _Input,
+    params: ChunkParams,
+    skipped: list[Skipped],
+    limits: ReadLimits | None,
+    dim: int,
+    previous: _FilePart | None,
+) -> _FilePart | None:
     try:
-        doc = read_document(item.path, item.root)
+        doc = read_document(item.path, item.root, limits)
         parsed = parse_document(doc, params)
     except UnreadableFileError as exc:
         skipped.append(Skipped(item.source, str(exc)))
@@ -266,57 +469,117 @@ def _parse(item: _Input, params: ChunkParams, skipped: list[Skipped]) -> _FilePa
     except RagError:
         raise
     except Exception as exc:  # a parser bug on one file must not sink the whole run
-        log.exception("failed to parse %s", item.source)
+        log.info("failed to parse %s", item.source, exc_info=True)  # traceback with -v
         skipped.append(Skipped(item.source, f"could not be parsed ({type(exc).__name__}: {exc})"))
         return None
     if not parsed.chunks:
         skipped.append(Skipped(item.source, "no text found after cleaning"))
         return None
     spans = dict.fromkeys(span for c in parsed.chunks for span in c.sentences)
-    return _FilePart(
-        document=StoredDocument(doc.source, doc.sha256, doc.encoding, doc.text),
+    keys = [(item.source, a, b) for a, b in spans]
+    part = _FilePart(
+        document=StoredDocument(item.source, doc.sha256, doc.encoding, doc.text),
         record=FileRecord(doc.sha256, doc.encoding, len(parsed.articles), len(parsed.chunks)),
-        chunks=list(parsed.chunks),
-        sentence_keys=[(doc.source, a, b) for a, b in spans],
+        chunks=[replace(c, source=item.source) for c in parsed.chunks],
+        sentence_keys=keys,
+        vectors=np.zeros((len(parsed.chunks), dim), np.float32),
+        sentence_vectors=np.zeros((len(keys), dim), np.float32),
+        has_chunk=np.zeros(len(parsed.chunks), bool),
+        has_sentence=np.zeros(len(keys), bool),
+        previous=previous,
     )
+    if previous is not None:
+        _reuse(part, previous)
+    return part
+
+
+def _reuse(part: _FilePart, previous: _FilePart) -> None:
+    """Take over the vectors of texts the file's earlier version already embedded."""
+    old_text = previous.document.text
+    chunk_rows = {indexed_text(c): i for i, c in enumerate(previous.chunks)}
+    sentence_rows = {
+        join_lines(old_text[a:b]): i for i, (_, a, b) in enumerate(previous.sentence_keys)
+    }
+    for i, chunk in enumerate(part.chunks):
+        row = chunk_rows.get(indexed_text(chunk))
+        if row is not None:
+            part.vectors[i] = previous.vectors[row]
+            part.has_chunk[i] = True
+    text = part.document.text
+    for i, (_, a, b) in enumerate(part.sentence_keys):
+        row = sentence_rows.get(join_lines(text[a:b]))
+        if row is not None:
+            part.sentence_vectors[i] = previous.sentence_vectors[row]
+            part.has_sentence[i] = True
 
 
 def _embed_missing(
-    parts: Sequence[_FilePart], embedder: Embedder, progress: ProgressFn | None
+    parts: Sequence[_FilePart],
+    embedder: Embedder,
+    progress: ProgressFn | None,
+    on_estimate: EstimateFn | None,
+    committer: _Committer,
+    commit_every: float,
 ) -> float:
-    """Embed the chunks and sentences of new and changed files, in batches."""
-    todo = [p for p in parts if p.vectors is None]
-    total = sum(len(p.chunks) + len(p.sentence_keys) for p in todo)
+    """Embed every text without a vector, chunk group by chunk group, committing as we go."""
+    todo = [p for p in parts if not p.complete]
+    total = sum(p.texts_missing() for p in todo)
     done = 0
-    started = time.perf_counter()
+    started = last_commit = time.perf_counter()
+    estimated = on_estimate is None
     if progress:
         progress(0, total)
 
-    def run(texts: list[str]) -> np.ndarray:
-        nonlocal done
+    def embed(texts: list[str]) -> np.ndarray:
+        nonlocal done, estimated
         blocks = [np.zeros((0, embedder.dim), np.float32)]
         for i in range(0, len(texts), EMBED_BATCH):
+            t0 = time.perf_counter()
             blocks.append(embedder.embed(texts[i : i + EMBED_BATCH], "passage"))
             done += len(blocks[-1])
+            # The rate of the second batch: the first one pays the model's warm-up.
+            if not estimated and (done > EMBED_BATCH or done == total):
+                estimated = True
+                rate = len(blocks[-1]) / max(time.perf_counter() - t0, 1e-9)
+                assert on_estimate is not None
+                on_estimate(WorkEstimate(len(todo), total - done, committer.reused, rate))
             if progress:
                 progress(done, total)
         return np.vstack(blocks)
 
+    if not total and on_estimate is not None:
+        on_estimate(WorkEstimate(0, 0, committer.reused, 0.0))
     for part in todo:
-        text = part.document.text
-        part.vectors = run([indexed_text(c) for c in part.chunks])
-        part.sentence_vectors = run([join_lines(text[a:b]) for _, a, b in part.sentence_keys])
+        while not part.complete:
+            _embed_group(part, embed)
+            now = time.perf_counter()
+            if now - last_commit >= max(commit_every, 10 * committer.last_cost):
+                committer.commit()
+                last_commit = time.perf_counter()
     return time.perf_counter() - started
 
 
-def _tag_missing(parts: Sequence[_FilePart]) -> None:
-    """LAC tags of the sentences of new and changed files (the reading stage's input)."""
-    for part in parts:
-        if part.sentence_tags is None:
-            text = part.document.text
-            part.sentence_tags = tagger.tag_many(
-                [join_lines(text[a:b]) for _, a, b in part.sentence_keys]
-            )
+def _embed_group(part: _FilePart, embed: Callable[[list[str]], np.ndarray]) -> None:
+    """Embed the next chunks of `part` (about _GROUP_TEXTS texts) and their sentences."""
+    start = part.done
+    end, n_texts = start, 0
+    while end < len(part.chunks) and (end == start or n_texts < _GROUP_TEXTS):
+        n_texts += 1 + len(part.chunks[end].sentences)
+        end += 1
+    first_sentence, last_sentence = part.sentences_upto(start), part.sentences_upto(end)
+    rows = [i for i in range(start, end) if not part.has_chunk[i]]
+    srows = [i for i in range(first_sentence, last_sentence) if not part.has_sentence[i]]
+    text = part.document.text
+    if rows:
+        part.vectors[rows] = embed([indexed_text(part.chunks[i]) for i in rows])
+        part.has_chunk[rows] = True
+    if srows:
+        keys = part.sentence_keys
+        part.sentence_vectors[srows] = embed(
+            [join_lines(text[keys[i][1] : keys[i][2]]) for i in srows]
+        )
+        part.has_sentence[srows] = True
+    part.done = end
 
 
 def _assemble(
@@ -329,7 +592,6 @@ def _assemble(
     tf_parts = []
     dupes = 0
     for part in parts:
-        assert part.vectors is not None
         keep = []
         for i, chunk in enumerate(part.chunks):
             key = squeeze(chunk.text)
@@ -342,13 +604,27 @@ def _assemble(
         vector_blocks.append(part.vectors[keep])
         tf_parts.append(_term_rows(part, keep))
     vectors = np.vstack(vector_blocks) if vector_blocks else np.zeros((0, 1), np.float32)
-    sentence_blocks = [p.sentence_vectors for p in parts if p.sentence_vectors is not None]
     sentences = SentenceStore(
         keys=[k for p in parts for k in p.sentence_keys],
-        vectors=np.vstack(sentence_blocks) if sentence_blocks else np.zeros((0, 1), np.float32),
-        tags=[t for p in parts for t in (p.sentence_tags or [])],
+        vectors=(
+            np.vstack([p.sentence_vectors for p in parts])
+            if parts
+            else np.zeros((0, 1), np.float32)
+        ),
+        tags=[t for p in parts for t in _tags(p)],
     )
     return chunks, vectors, KeywordIndex.merge(tf_parts), sentences, dupes
+
+
+def _tags(part: _FilePart) -> list[tuple[Token, ...]]:
+    """LAC tags of the part's sentences, tagging those not seen before (the reading
+    stage's input; a few milliseconds per sentence)."""
+    text = part.document.text
+    for key in part.sentence_keys:
+        if key not in part.tags:
+            _, a, b = key
+            part.tags[key] = tagger.tag(join_lines(text[a:b]))
+    return [part.tags[k] for k in part.sentence_keys]
 
 
 def _term_rows(part: _FilePart, keep: list[int]) -> tuple[sp.csr_matrix, dict[str, int]]:

@@ -9,6 +9,11 @@ Plain-text encodings are detected in this order: a BOM (UTF-8, UTF-16 LE/BE), st
 UTF-8, GB18030 (a superset of GBK and GB2312) when it decodes cleanly and the result reads
 as Chinese, and last charset-normalizer's best guess, accepted only if the result looks
 like text. Anything else raises `UnreadableFileError` with a one-line reason.
+
+Hostile input is bounded before it costs memory (see `rag.ingest.limits`): the size on
+disk is checked before reading, a DOCX archive's inflated size before inflating, HTML
+nesting before building a tree. A file name that is not valid UTF-8 (bytes from another
+locale) gets an escaped source name, so it can be printed and stored.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import UnreadableFileError
+from rag.ingest.limits import FILE_SIZE, INFLATED_SIZE, ReadLimits, limit_mb, megabytes
 from rag.text import is_cjk, squeeze
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
@@ -50,23 +56,49 @@ class Document:
     sha256: str  # of the raw bytes, to detect changed files
 
 
-def read_document(path: Path, root: Path) -> Document:
+def read_document(path: Path, root: Path, limits: ReadLimits | None = None) -> Document:
     """Read `path` (a file under `root`); raise `UnreadableFileError` if it is unusable."""
-    source = _relative(path, root)
+    limits = limits or ReadLimits()
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        shown = suffix or "(no suffix)"
+        shown = escape_name(suffix) or "(no suffix)"
         raise _unreadable(f"unsupported file type {shown}")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise _unreadable(f"cannot read file ({exc.strerror or exc})") from exc
+    data = _read_bounded(path, limits)
     if not data:
         raise _unreadable("empty file")
-    text, encoding = _READERS[suffix](data)
+    text, encoding = _READERS[suffix](data, limits)
     if not squeeze(text):
         raise _unreadable("no text in file (only whitespace)")
-    return Document(source, text, encoding, hashlib.sha256(data).hexdigest())
+    return Document(source_name(path, root), text, encoding, hashlib.sha256(data).hexdigest())
+
+
+def _read_bounded(path: Path, limits: ReadLimits) -> bytes:
+    """The file's bytes, refused before reading when over the size limit."""
+    cap = limits.max_file_bytes
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(cap + 1)  # a file growing after a stat() is caught too
+    except OSError as exc:
+        raise _unreadable(f"cannot read file ({exc.strerror or exc})") from exc
+    if len(data) > cap:
+        try:
+            size = megabytes(path.stat().st_size)
+        except OSError:
+            size = f"more than {megabytes(cap)}"
+        raise _unreadable(FILE_SIZE.exceeded(f"file is {size}", limit_mb(limits.max_file_mb)))
+    return data
+
+
+def escape_name(name: str) -> str:
+    """A file name as printable UTF-8: bytes that did not decode become \\xNN escapes."""
+    # os.fsdecode maps undecodable bytes to lone surrogates (surrogateescape).
+    raw = name.encode("utf-8", "surrogateescape")
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def source_name(path: Path, root: Path) -> str:
+    """The POSIX path of `path` relative to `root`, escaped if not valid UTF-8."""
+    return escape_name(_relative(path, root))
 
 
 def decode_text(data: bytes) -> tuple[str, str]:
@@ -104,6 +136,8 @@ def _decode_with_bom(payload: bytes, codec: str) -> str:
 
 def _control_share(data: bytes) -> float:
     sample = data[:65536]
+    if not sample:
+        return 0.0
     return sum(1 for b in sample if b in _CONTROL_BYTES) / len(sample)
 
 
@@ -150,18 +184,18 @@ def _looks_like_text(text: str) -> bool:
     return bool(visible) and letters >= 0.6 * len(visible)
 
 
-def _read_text(data: bytes) -> tuple[str, str]:
+def _read_text(data: bytes, limits: ReadLimits) -> tuple[str, str]:
     return decode_text(data)
 
 
-def _read_html(data: bytes) -> tuple[str, str]:
+def _read_html(data: bytes, limits: ReadLimits) -> tuple[str, str]:
     from rag.ingest.html import html_to_text
 
     markup, encoding = decode_text(data)
-    return html_to_text(markup), encoding
+    return html_to_text(markup, limits.max_depth), encoding
 
 
-def _read_pdf(data: bytes) -> tuple[str, str]:
+def _read_pdf(data: bytes, limits: ReadLimits) -> tuple[str, str]:
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
@@ -180,11 +214,12 @@ def _read_pdf(data: bytes) -> tuple[str, str]:
     return text, "pdf"
 
 
-def _read_docx(data: bytes) -> tuple[str, str]:
+def _read_docx(data: bytes, limits: ReadLimits) -> tuple[str, str]:
     import docx
     from docx.opc.exceptions import PackageNotFoundError
     from lxml.etree import XMLSyntaxError
 
+    _check_inflated_size(data, limits)
     try:
         document = docx.Document(io.BytesIO(data))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, XMLSyntaxError) as exc:
@@ -192,7 +227,23 @@ def _read_docx(data: bytes) -> tuple[str, str]:
     return "\n".join(p.text for p in document.paragraphs), "docx"
 
 
-_READERS: dict[str, Callable[[bytes], tuple[str, str]]] = {
+def _check_inflated_size(data: bytes, limits: ReadLimits) -> None:
+    """Refuse a zip bomb before inflating anything.
+
+    The declared sizes are what zipfile inflates to: it stops at a member's declared size
+    (and then fails its CRC check), so a member lying about its size cannot exceed it.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            inflated = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise _unreadable("not a valid DOCX file") from exc
+    if inflated > limits.max_inflated_bytes:
+        found = f"DOCX content inflates to {megabytes(inflated)}"
+        raise _unreadable(INFLATED_SIZE.exceeded(found, limit_mb(limits.max_inflated_mb)))
+
+
+_READERS: dict[str, Callable[[bytes, ReadLimits], tuple[str, str]]] = {
     ".txt": _read_text,
     ".md": _read_text,
     ".html": _read_html,

@@ -61,6 +61,12 @@ def validate(question: object) -> tuple[str, list[str]]:
     text = question.strip()
     if not text:
         raise InvalidQuestionError("the question is empty: type a question about the articles")
+    if not any(ch.isalnum() for ch in text):
+        # Only punctuation, symbols, emoji or control characters: nothing to search for.
+        raise InvalidQuestionError(
+            "the question has no words (only punctuation, symbols or control characters): "
+            "ask a question about the articles in words"
+        )
     if len(text) <= MAX_QUESTION_CHARS:
         return text, []
     notice = (
@@ -70,19 +76,68 @@ def validate(question: object) -> tuple[str, list[str]]:
     return text[:MAX_QUESTION_CHARS], [notice]
 
 
-def normalise_history(history: History) -> list[Message]:
+def validate_k(k: object) -> int:
+    # bool is an int in Python; True passages makes no sense.
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise ConfigError(f"k must be a whole number between 1 and {MAX_K}, got {k!r}")
+    if not 1 <= k <= MAX_K:
+        raise ConfigError(f"k must be between 1 and {MAX_K}, got {k}")
+    return k
+
+
+def validate_mode(mode: object) -> AskMode:
+    if mode not in ("auto", "llm", "extractive"):
+        raise ConfigError(f"mode must be auto, llm or extractive, got {mode!r}")
+    return mode
+
+
+def validate_index(index: object) -> str | Path | None:
+    if index is not None and not isinstance(index, str | Path):
+        raise ConfigError(f"index must be a directory path, got {type(index).__name__}")
+    return index
+
+
+def check_arguments(
+    question: object, index: object, k: object, mode: object, history: object
+) -> None:
+    """Every argument of `ask()` checked before anything loads (the model takes seconds)."""
+    validate(question)
+    validate_index(index)
+    validate_k(k)
+    validate_mode(mode)
+    normalise_history(history)
+
+
+_HISTORY_SHAPE = (
+    'history must be a list of {"role": "user"|"assistant", "content": text} messages '
+    "or of (user, assistant) pairs"
+)
+
+
+def normalise_history(history: object) -> list[Message]:
+    if history is None:
+        return []
+    if not isinstance(history, list | tuple):
+        raise InvalidQuestionError(f"{_HISTORY_SHAPE}, got {type(history).__name__}")
     out: list[Message] = []
-    for turn in history or []:
+    for turn in history:
         if isinstance(turn, dict):
             role, content = turn.get("role"), turn.get("content")
+            if not isinstance(role, str) or "content" not in turn:
+                raise InvalidQuestionError(f"{_HISTORY_SHAPE}; got the message {turn!r:.80}")
+            # Other roles and non-text content (a chat page's attachments) carry no question.
             if role in ("user", "assistant") and isinstance(content, str):
-                out.append({"role": role, "content": content})
+                out.append({"role": "user" if role == "user" else "assistant", "content": content})
         elif isinstance(turn, list | tuple) and len(turn) == 2:
             user, bot = turn
+            if not all(x is None or isinstance(x, str) for x in (user, bot)):
+                raise InvalidQuestionError(f"{_HISTORY_SHAPE}; got the pair {turn!r:.80}")
             if user:
-                out.append({"role": "user", "content": str(user)})
+                out.append({"role": "user", "content": user})
             if bot:
-                out.append({"role": "assistant", "content": str(bot)})
+                out.append({"role": "assistant", "content": bot})
+        else:
+            raise InvalidQuestionError(f"{_HISTORY_SHAPE}; got {type(turn).__name__} {turn!r:.80}")
     return out
 
 
@@ -153,8 +208,7 @@ class Assistant:
 
     def prepare(self, question: str, k: int, history: History = None) -> Prepared:
         text, notices = validate(question)
-        if not 1 <= k <= MAX_K:
-            raise ConfigError(f"k must be between 1 and {MAX_K}, got {k}")
+        validate_k(k)
         turns = normalise_history(history)
         query = self.rewrite(text, turns) if turns else text
         index = self.index
@@ -184,6 +238,7 @@ class Assistant:
     def ask_stream(
         self, question: str, k: int = 5, mode: AskMode = "auto", history: History = None
     ) -> Iterator[str | Answer]:
+        validate_k(k)
         use_llm = self._use_llm(mode)
         prep = self.prepare(question, k, history)
         if not use_llm:
@@ -207,8 +262,7 @@ class Assistant:
         return final
 
     def _use_llm(self, mode: AskMode) -> bool:
-        if mode not in ("auto", "llm", "extractive"):
-            raise ConfigError(f"mode must be auto, llm or extractive, got {mode!r}")
+        validate_mode(mode)
         if mode == "llm" and self.chat is None:
             raise ConfigError(
                 "mode 'llm' needs an LLM: set OPENAI_API_KEY (and OPENAI_BASE_URL, RAG_LLM_MODEL "
@@ -382,6 +436,7 @@ def ask(
     history: History = None,
 ) -> Answer:
     """Answer a question from the index, with verified sentence-level citations."""
+    check_arguments(question, index, k, mode, history)
     return _assistant(load_settings(index=index)).ask(question, k, mode, history)
 
 
@@ -393,4 +448,5 @@ def ask_stream(
     history: History = None,
 ) -> Iterator[str | Answer]:
     """Like `ask`, but yields text deltas first and the final `Answer` last."""
+    check_arguments(question, index, k, mode, history)
     return _assistant(load_settings(index=index)).ask_stream(question, k, mode, history)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -19,7 +20,7 @@ from rag.config import Settings, load_settings
 from rag.errors import ConfigError, InvalidQuestionError, RagError
 
 if TYPE_CHECKING:
-    from rag.ingest.pipeline import IngestReport
+    from rag.ingest.pipeline import Committed, IngestReport, WorkEstimate
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -57,6 +58,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true", help="re-process every file from scratch")
     p.add_argument("--max-chars", type=int, help="chunk size in non-space characters")
     p.add_argument("--overlap", type=int, help="sentences repeated between adjacent chunks")
+    p.add_argument(
+        "--max-file-mb",
+        type=float,
+        help="skip files larger than this (default 20, $RAG_MAX_FILE_MB)",
+    )
+    p.add_argument(
+        "--max-inflated-mb",
+        type=float,
+        help="skip DOCX files inflating to more than this (default 100, $RAG_MAX_INFLATED_MB)",
+    )
+    p.add_argument(
+        "--max-depth",
+        type=int,
+        help="skip HTML nested deeper than this many elements (default 256, $RAG_MAX_DEPTH)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=_cmd_ingest)
 
@@ -109,6 +125,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         llm_model=getattr(args, "llm_model", None),
         base_url=getattr(args, "base_url", None),
         api_key=getattr(args, "api_key", None),
+        max_file_mb=getattr(args, "max_file_mb", None),
+        max_inflated_mb=getattr(args, "max_inflated_mb", None),
+        max_depth=getattr(args, "max_depth", None),
     )
 
 
@@ -123,19 +142,53 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         overlap=defaults.overlap if args.overlap is None else args.overlap,
     )
     bar = None if args.quiet else _TqdmProgress()
-    report = ingest(
-        args.paths,
-        settings.index,
-        SentenceTransformerEmbedder(settings.embed),
-        params,
-        prune=args.prune,
-        rebuild=args.rebuild,
-        progress=bar,
-    )
-    if bar is not None:
-        bar.close()
+    try:
+        report = ingest(
+            args.paths,
+            settings.index,
+            SentenceTransformerEmbedder(settings.embed),
+            params,
+            prune=args.prune,
+            rebuild=args.rebuild,
+            progress=bar,
+            limits=settings.limits,
+            on_estimate=_print_estimate,
+            on_commit=None if args.quiet else _print_commit,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
     print(_ingest_summary(report))
     return 0
+
+
+def _print_estimate(work: WorkEstimate) -> None:
+    if not work.texts:
+        return
+    reused = f", {work.reused:,} reused from an earlier run" if work.reused else ""
+    print(
+        f"to embed: {work.texts:,} texts from {work.files} file(s){reused}; about "
+        f"{_duration(work.seconds)} at the {work.rate:.1f} texts/s measured here. Progress is "
+        "committed as it goes: an interrupted run resumes where it stopped.",
+        file=sys.stderr,
+    )
+
+
+def _print_commit(done: Committed) -> None:
+    part = f" (and the first part of {done.partial})" if done.partial else ""
+    print(
+        f"committed: {done.files} complete file(s){part}, {done.chunks:,} chunks, "
+        f"after {_duration(done.seconds)}",
+        file=sys.stderr,
+    )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 class _TqdmProgress:
@@ -164,13 +217,16 @@ def _ingest_summary(report: IngestReport) -> str:
     lines = [
         f"index: {report.index}",
         f"files: {report.files} in index  (added {len(report.added)}, updated "
-        f"{len(report.updated)}, unchanged {len(report.unchanged)}, removed "
-        f"{len(report.removed)})",
+        f"{len(report.updated)}, resumed {len(report.resumed)}, unchanged "
+        f"{len(report.unchanged)}, removed {len(report.removed)})",
         f"articles: {report.articles}   chunks: {report.chunks}   embedded now: "
         f"{report.chunks_embedded}   duplicate chunks skipped: {report.duplicate_chunks}",
         f"time: {report.seconds:.1f} s  ({report.chunks_per_second:.1f} chunks/s overall, "
         f"embedding {report.embed_seconds:.1f} s)",
     ]
+    if report.escaped:
+        lines.append(f"indexed under an escaped name (not valid UTF-8) {len(report.escaped)}:")
+        lines += [f"  {name}" for name in report.escaped]
     if report.skipped:
         lines.append(f"skipped {len(report.skipped)}:")
         lines += [f"  {s.source}: {s.reason}" for s in report.skipped]
@@ -265,14 +321,19 @@ def _cmd_info(args: argparse.Namespace, settings: Settings) -> int:
         f"chunks: {manifest.n_chunks}"
     )
     for source, rec in sorted(files.items()):
+        partly = "" if rec.complete else "  INCOMPLETE: re-run the ingest to finish it"
         print(
             f"  {source}  {rec.articles} articles, {rec.chunks} chunks, {rec.encoding}, "
-            f"sha256 {rec.sha256[:12]}"
+            f"sha256 {rec.sha256[:12]}{partly}"
         )
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # A name from another locale arrives as lone surrogates; print it escaped, not crash.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -281,7 +342,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     handler: Handler = args.handler
     try:
-        return handler(args, _settings(args))
+        code = handler(args, _settings(args))
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return code
     except (InvalidQuestionError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -289,8 +352,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(
+            "interrupted: the index holds what was committed; run the same command again to resume",
+            file=sys.stderr,
+        )
         return 130
+    except BrokenPipeError:
+        # The reader went away (`rag info | head`): stop quietly, as other tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except Exception as exc:  # a bug: one line, the traceback only with -v
+        if args.verbose:
+            logging.getLogger("rag").error("unexpected error", exc_info=True)
+        print(
+            f"error: unexpected {type(exc).__name__}: {exc} (a bug: please report it; "
+            "run with -v to see where it happened)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ Environment variables (all optional; CLI flags win over them):
 - OPENAI_BASE_URL: any OpenAI-compatible endpoint (default: the openai client's)
 - RAG_LLM_MODEL: chat model name (default gpt-4o-mini)
 - RAG_LLM_TIMEOUT: seconds without progress before an LLM call fails (default 30)
+- RAG_MAX_FILE_MB / RAG_MAX_INFLATED_MB / RAG_MAX_DEPTH: what one input file may cost
+  to read: size on disk, a DOCX's decompressed size, HTML nesting (rag.ingest.limits)
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import ConfigError
+from rag.ingest.limits import FILE_SIZE, INFLATED_SIZE, MARKUP_DEPTH, ReadLimits
 from rag.llm import LLMConfig
 
 DEFAULT_EMBED_MODEL = "bundled:multilingual-e5-small"
@@ -45,6 +48,7 @@ class Settings:
     index: Path = Path("data/index")
     embed: EmbedSettings = field(default_factory=EmbedSettings)
     llm: LLMConfig | None = None
+    limits: ReadLimits = field(default_factory=ReadLimits)
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
@@ -90,6 +94,26 @@ def llm_from_env(
     )
 
 
+def limits_from_env(
+    env: Mapping[str, str],
+    *,
+    max_file_mb: float | None = None,
+    max_inflated_mb: float | None = None,
+    max_depth: int | None = None,
+) -> ReadLimits:
+    """ReadLimits from flags, else RAG_MAX_* variables, else the defaults."""
+    d = ReadLimits()
+    return ReadLimits(
+        max_file_mb=_pick(max_file_mb, env, FILE_SIZE.env, d.max_file_mb),
+        max_inflated_mb=_pick(max_inflated_mb, env, INFLATED_SIZE.env, d.max_inflated_mb),
+        max_depth=int(_pick(max_depth, env, MARKUP_DEPTH.env, d.max_depth)),
+    )
+
+
+def _pick(flag: float | None, env: Mapping[str, str], name: str, default: float) -> float:
+    return flag if flag is not None else _float(env, name, default)
+
+
 def load_settings(
     env: Mapping[str, str] | None = None,
     *,
@@ -98,6 +122,9 @@ def load_settings(
     llm_model: str | None = None,
     base_url: str | None = None,
     api_key: str | None = None,
+    max_file_mb: float | None = None,
+    max_inflated_mb: float | None = None,
+    max_depth: int | None = None,
 ) -> Settings:
     """Build Settings from the environment, with explicit arguments (CLI flags) winning."""
     env = os.environ if env is None else env
@@ -111,4 +138,7 @@ def load_settings(
         index=Path(index or env.get("RAG_INDEX") or "data/index").expanduser(),
         embed=embed,
         llm=llm_from_env(env, model=llm_model, base_url=base_url, api_key=api_key),
+        limits=limits_from_env(
+            env, max_file_mb=max_file_mb, max_inflated_mb=max_inflated_mb, max_depth=max_depth
+        ),
     )

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -35,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from rag.errors import ConfigError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from rag.fsutil import exclusive_lock, fsync_dir, fsync_file, sha256_file, write_text_atomic
 from rag.keyword import TOKENIZER_NAME, KeywordIndex
 from rag.tagger import TAGGER_NAME, Token
@@ -54,6 +55,7 @@ class FileRecord:
     encoding: str
     articles: int
     chunks: int
+    complete: bool = True  # False: committed in part by an interrupted ingest
 
 
 @dataclass(frozen=True)
@@ -78,9 +80,30 @@ class Manifest:
 
     @classmethod
     def from_json(cls, raw: str) -> Manifest:
-        data = json.loads(raw)
-        data["files"] = {k: FileRecord(**v) for k, v in data.get("files", {}).items()}
-        return cls(**data)
+        """Parse and type-check a manifest; raise ValueError on anything malformed."""
+        from pydantic import TypeAdapter, ValidationError
+
+        try:
+            return TypeAdapter(cls).validate_json(raw, strict=True)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in first["loc"]) or "manifest"
+            raise ValueError(f"{where}: {first['msg']}") from None
+
+
+# Every data directory holds these; the manifest must name a checksum for each.
+DATA_FILES = frozenset(
+    {
+        "vectors.faiss",
+        "keyword.npz",
+        "vocab.json",
+        "chunks.jsonl",
+        "documents.jsonl",
+        "sentences.jsonl",
+        "sentence_vectors.npy",
+    }
+)
+_DATA_DIR = re.compile(r"data-[0-9A-Za-z-]+")
 
 
 SentenceKey = tuple[str, int, int]  # (source, start, end)
@@ -119,25 +142,64 @@ def _chunk_from_json(line: str) -> Chunk:
     return Chunk(**d)
 
 
+def _rebuild_hint(path: Path) -> str:
+    return f"Rebuild it: rm -r {path} && rag ingest DOCS --index {path}"
+
+
 def read_manifest(path: Path) -> Manifest:
+    """The committed manifest, checked: every malformed state is an IndexCorruptError."""
     file = path / MANIFEST
+    if path.exists() and not path.is_dir():
+        raise IndexNotFoundError(
+            f"{path} is a file, not an index directory. Choose another --index (or RAG_INDEX)"
+        )
     if not file.is_file():
         raise IndexNotFoundError(
             f"no index at {path} (missing {MANIFEST}). "
             f"Build one with: rag ingest DOCS --index {path}"
         )
     try:
-        manifest = Manifest.from_json(file.read_text("utf-8"))
-    except (ValueError, TypeError, KeyError) as exc:
-        raise IndexCorruptError(
-            f"{file} is unreadable ({exc}). Rebuild: rm -r {path} && rag ingest DOCS --index {path}"
-        ) from exc
-    if manifest.format_version != FORMAT_VERSION:
+        raw = file.read_text("utf-8")
+        version = _format_version(raw)
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(f"{file} is unreadable ({exc}). {_rebuild_hint(path)}") from exc
+    if version != FORMAT_VERSION:
         raise IndexMismatchError(
-            f"index {path} has format version {manifest.format_version}; this version of rag "
-            f"reads {FORMAT_VERSION}. Rebuild it: rm -r {path} && rag ingest DOCS --index {path}"
+            f"index {path} has format version {version}; this version of rag "
+            f"reads {FORMAT_VERSION}. {_rebuild_hint(path)}"
         )
+    try:
+        manifest = Manifest.from_json(raw)
+        _check_manifest(manifest)
+    except ValueError as exc:
+        raise IndexCorruptError(f"{file} is malformed ({exc}). {_rebuild_hint(path)}") from exc
     return manifest
+
+
+def _format_version(raw: str) -> int:
+    # Read first and on its own: another version may have other fields.
+    data = json.loads(raw)
+    if not isinstance(data, dict):
+        raise ValueError(f"expected a JSON object, found {json.dumps(data)[:20]}")
+    version = data.get("format_version", FORMAT_VERSION)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ValueError(f"format_version {version!r} is not a number")
+    return version
+
+
+def _check_manifest(m: Manifest) -> None:
+    """What types alone do not say: a data directory inside the index, a checksum per file."""
+    if not _DATA_DIR.fullmatch(m.data_dir):
+        raise ValueError(f"data_dir {m.data_dir!r} is not a data directory name")
+    missing = sorted(DATA_FILES - set(m.checksums))
+    if missing:
+        raise ValueError(f"no checksum for {', '.join(missing)}")
+    if m.dim <= 0 or m.n_chunks < 0:
+        raise ValueError(f"dim {m.dim} / n_chunks {m.n_chunks} out of range")
+
+
+class _DataVanished(Exception):
+    """The manifest's data directory is gone: a concurrent commit, or damage."""
 
 
 class Index:
@@ -148,28 +210,49 @@ class Index:
         self.manifest = manifest
         self.data = path / manifest.data_dir
         self._verify()
-        self.chunks = self._read_chunks()
-        self.vectors = self._read_vectors()
-        self.keyword = KeywordIndex.load(self.data)
-        self.documents = self._read_documents()
-        self.sentence_vectors, self.sentence_rows = self._read_sentences()
-        self.sentence_tags = self._read_tags()
+        try:
+            self.chunks = self._read_chunks()
+            self.vectors = self._read_vectors()
+            self.keyword = KeywordIndex.load(self.data)
+            self.documents = self._read_documents()
+            self.sentence_vectors, self.sentence_rows = self._read_sentences()
+            self.sentence_tags = self._read_tags()
+        except (
+            OSError,
+            ValueError,
+            TypeError,
+            KeyError,
+            IndexError,
+            AttributeError,
+            RuntimeError,
+            EOFError,
+        ) as exc:
+            # Checksums matched, yet the content does not parse: written by a buggy or
+            # foreign tool. Every such state is the same problem for the user.
+            raise self._corrupt(f"{type(exc).__name__}: {exc}") from exc
         if self.vectors.ntotal != len(self.chunks) or len(self.keyword) != len(self.chunks):
             raise self._corrupt("vector, keyword and chunk counts disagree")
+        if self.vectors.d != manifest.dim:
+            raise self._corrupt(
+                f"vectors have {self.vectors.d} dimensions, manifest says {manifest.dim}"
+            )
 
     @classmethod
     def load(cls, path: str | Path) -> Index:
         path = Path(path)
-        for attempt in range(3):
+        for _ in range(3):
             manifest = read_manifest(path)
             try:
                 return cls(path, manifest)
-            except FileNotFoundError:
+            except _DataVanished:
                 # A writer committed and removed the old data between our two reads.
-                if attempt == 2:
-                    raise
                 time.sleep(0.05)
-        raise AssertionError("unreachable")
+                if read_manifest(path).data_dir == manifest.data_dir:
+                    break  # no newer commit: the directory is really missing
+        raise IndexCorruptError(
+            f"index {path} is corrupt: its data directory {manifest.data_dir} is missing. "
+            f"{_rebuild_hint(path)}"
+        )
 
     def check_model(self, model_id: str, checksum: str) -> None:
         m = self.manifest
@@ -183,36 +266,29 @@ class Index:
 
     def _corrupt(self, what: str) -> IndexCorruptError:
         return IndexCorruptError(
-            f"index {self.path} is corrupt: {what}. Rebuild it: "
-            f"rm -r {self.path} && rag ingest DOCS --index {self.path}"
+            f"index {self.path} is corrupt: {what}. {_rebuild_hint(self.path)}"
         )
 
     def _verify(self) -> None:
+        if not self.data.is_dir():
+            raise _DataVanished(self.data)
         for name, expected in self.manifest.checksums.items():
             file = self.data / name
             if not file.is_file():
-                raise (
-                    FileNotFoundError(file)
-                    if not self.data.is_dir()
-                    else self._corrupt(f"{name} is missing")
-                )
+                if not self.data.is_dir():
+                    raise _DataVanished(self.data)
+                raise self._corrupt(f"{name} is missing")
             if sha256_file(file) != expected:
                 raise self._corrupt(f"{name} does not match its checksum")
 
     def _read_chunks(self) -> list[Chunk]:
         with (self.data / "chunks.jsonl").open(encoding="utf-8") as fh:
-            try:
-                return [_chunk_from_json(line) for line in fh if line.strip()]
-            except (ValueError, TypeError, KeyError) as exc:
-                raise self._corrupt(f"chunks.jsonl: {exc}") from exc
+            return [_chunk_from_json(line) for line in fh if line.strip()]
 
     def _read_vectors(self) -> faiss.Index:
         import faiss
 
-        try:
-            return faiss.read_index(str(self.data / "vectors.faiss"))
-        except RuntimeError as exc:
-            raise self._corrupt(f"vectors.faiss: {exc}") from exc
+        return faiss.read_index(str(self.data / "vectors.faiss"))
 
     def _read_documents(self) -> dict[str, StoredDocument]:
         docs: dict[str, StoredDocument] = {}
@@ -225,7 +301,7 @@ class Index:
     def _read_sentences(self) -> tuple[np.ndarray, dict[SentenceKey, int]]:
         with (self.data / "sentences.jsonl").open(encoding="utf-8") as fh:
             keys = [tuple(json.loads(line)) for line in fh if line.strip()]
-        vectors = np.load(self.data / "sentence_vectors.npy")
+        vectors = np.load(self.data / "sentence_vectors.npy", allow_pickle=False)
         if len(vectors) != len(keys):
             raise self._corrupt("sentence vectors and sentence list disagree")
         return vectors, {(str(k[0]), int(k[1]), int(k[2])): i for i, k in enumerate(keys)}
@@ -279,7 +355,17 @@ class Index:
 @contextlib.contextmanager
 def write_lock(path: Path) -> Iterator[None]:
     """One writer at a time per index directory."""
-    path.mkdir(parents=True, exist_ok=True)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(
+            f"{path} is a file, not an index directory. Choose another --index (or RAG_INDEX)"
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the index directory {path} ({exc.strerror or exc}). "
+            "Choose another --index (or RAG_INDEX)"
+        ) from exc
     with exclusive_lock(path / ".lock", "writing this index"):
         yield
 

@@ -127,6 +127,7 @@ class ChatPage:
                 self.assistant.embedder,
                 self._chunk_params(),
                 progress=report_progress,
+                limits=self.assistant.settings.limits,
             )
         except RagError as exc:
             return _upload_summary(None, rejected, error=str(exc))
