@@ -70,12 +70,33 @@ def validate(question: object) -> tuple[str, list[str]]:
     return text[:MAX_QUESTION_CHARS], [notice]
 
 
+def content_text(content: object) -> str | None:
+    """A message's text, whether its content is a string or a list of parts.
+
+    Gradio 6 and the OpenAI protocol both allow `[{"type": "text", "text": ...}, ...]`;
+    non-text parts (files, images) are ignored. None when there is no text at all.
+    """
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        content = [content]
+    if not isinstance(content, list | tuple):
+        return None
+    texts = [
+        part if isinstance(part, str) else part.get("text")
+        for part in content
+        if isinstance(part, str) or (isinstance(part, dict) and part.get("type", "text") == "text")
+    ]
+    joined = "".join(t for t in texts if isinstance(t, str))
+    return joined or None
+
+
 def normalise_history(history: History) -> list[Message]:
     out: list[Message] = []
     for turn in history or []:
         if isinstance(turn, dict):
-            role, content = turn.get("role"), turn.get("content")
-            if role in ("user", "assistant") and isinstance(content, str):
+            role, content = turn.get("role"), content_text(turn.get("content"))
+            if role in ("user", "assistant") and content:
                 out.append({"role": role, "content": content})
         elif isinstance(turn, list | tuple) and len(turn) == 2:
             user, bot = turn
@@ -142,6 +163,10 @@ class Assistant:
             self._stamp = stamp
             return self._index
 
+    def warm(self) -> None:
+        """Load the index and the model and answer one question, so the next one is fast."""
+        self.ask("预热 warm-up", k=1, mode="extractive")
+
     def reload(self) -> None:
         with self._lock:
             self._index = None
@@ -149,13 +174,15 @@ class Assistant:
 
     # -- the pipeline ------------------------------------------------------------------
 
-    def prepare(self, question: str, k: int, history: History = None) -> Prepared:
+    def prepare(
+        self, question: str, k: int, history: History = None, *, index: Index | None = None
+    ) -> Prepared:
         text, notices = validate(question)
         if not 1 <= k <= MAX_K:
             raise ConfigError(f"k must be between 1 and {MAX_K}, got {k}")
         turns = normalise_history(history)
         query = self.rewrite(text, turns) if turns else text
-        index = self.index
+        index = index if index is not None else self.index
         hits = retrieve(index, self.embedder, query, k, self.retrieval)
         passages = [to_passage(index.chunks[h.row], h.score) for h in hits]
         scored = self.score(index, query, evidence.candidates(index, hits))
@@ -180,12 +207,23 @@ class Assistant:
         return evidence.score(index, vector, evidence.query_terms(index, text), sentences)
 
     def ask_stream(
-        self, question: str, k: int = 5, mode: AskMode = "auto", history: History = None
+        self,
+        question: str,
+        k: int = 5,
+        mode: AskMode = "auto",
+        history: History = None,
+        *,
+        index: Index | None = None,
     ) -> Iterator[str | Answer]:
+        """Text deltas, then the final Answer. `index` pins the version to answer from
+        (default: the current one, read once); a caller that shows the answer's sources
+        later (the chat page's context view) passes the version it will read them from."""
         use_llm = self._use_llm(mode)
-        prep = self.prepare(question, k, history)
+        prep = self.prepare(question, k, history, index=index)
         if not use_llm:
-            yield self.extractive_answer(prep)
+            answer = self.extractive_answer(prep)
+            yield from text_deltas(answer.text)
+            yield answer
             return
         try:
             yield from self._llm_answer(prep)
@@ -271,6 +309,16 @@ class Assistant:
             citations=cited.citations,
             passages=prep.passages,
         )
+
+
+_CLAUSE_END = re.compile(r"(?<=[，。！？；：,.!?;:])")
+
+
+def text_deltas(text: str) -> Iterator[str]:
+    """An already complete answer as clause-sized deltas, so it streams like an LLM's."""
+    for piece in _CLAUSE_END.split(text):
+        if piece:
+            yield piece
 
 
 def _manifest_stamp(path: Path) -> tuple[int, int, int] | None:
