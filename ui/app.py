@@ -221,7 +221,7 @@ def build(assistant: Assistant, limits: UploadLimits | None = None) -> gr.Blocks
     modes = ["auto", "extractive", "llm"] if assistant.chat else ["auto", "extractive"]
     # No usage analytics: the page must work, and stay quiet, on machines without a network.
     with gr.Blocks(title="Zhejiang news Q&A", analytics_enabled=False) as demo:
-        header = gr.Markdown(page.header)  # a callable: re-read on every page load
+        header = gr.Markdown(page.header, elem_id="header")  # a callable: re-read per page load
         answer_state = gr.State(None)
         with gr.Row():
             with gr.Column(scale=3):
