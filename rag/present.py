@@ -27,7 +27,8 @@ def meta_line(meta: ArticleMeta) -> str:
 
 
 def citation_label(c: Citation) -> str:
-    """`[2] 标题 · 今日浙江 2024年第10期`, flagged when the sentence does not support the claim."""
-    parts = [f"[{c.n}] {c.title or c.source}", short_meta(c.meta)]
+    """`[2] 标题 · 今日浙江 2024年第10期` (else the byline), flagged when the sentence does
+    not support the claim."""
+    parts = [f"[{c.n}] {c.title or c.source}", short_meta(c.meta) or c.meta.byline or ""]
     mark = "" if c.supported else " ⚠ unsupported"
     return " · ".join(p for p in parts if p) + mark
