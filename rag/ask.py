@@ -121,8 +121,22 @@ def heuristic_rewrite(question: str, history: Sequence[Message]) -> str:
         return question
     short = len(question) < 12 if detect_lang(question) == "zh" else len(question.split()) < 6
     if short or _FOLLOW_UP.search(question):
-        return f"{previous[-1]} {question}"
+        return f"{_topic(previous[-1])} {question}"
     return question
+
+
+# What a Chinese question asks, as opposed to what it is about.
+_ZH_QUESTION_WORDS = re.compile(
+    r"什么时候|什么|多少|哪些|哪个|哪里|哪儿|几|如何|怎么样|怎么|怎样|为什么|是否|吗|呢|[？?]"
+)
+
+
+def _topic(question: str) -> str:
+    """The previous question without its interrogatives: borrowing 「什么时候」 from it
+    would dilute the follow-up's own question words in the lexical evidence score."""
+    if detect_lang(question) != "zh":
+        return question
+    return _ZH_QUESTION_WORDS.sub("", question).strip() or question
 
 
 class Assistant:

@@ -94,8 +94,10 @@ def test_history_as_gradio_parts_reaches_the_answer_and_every_turn_stays(
 
 def test_a_status_line_then_streamed_text_then_the_sources(assistant: Assistant) -> None:
     page = ChatPage(assistant)
-    steps = list(page.respond("绍兴的网上轻纺城去年撮合业务量达到多少？", [], 5, "extractive"))
-    bubbles = [chat[-1]["content"] for chat, *_ in steps]
+    steps, bubbles = [], []
+    for step in page.respond("绍兴的网上轻纺城去年撮合业务量达到多少？", [], 5, "extractive"):
+        steps.append(step)
+        bubbles.append(step[0][-1]["content"])  # the chat list is updated in place
     assert bubbles[0] == STATUS and all(bubbles), "never an empty bubble"
     assert "rag-pending" in steps[0][2]
     final = steps[-1][4]

@@ -74,7 +74,7 @@ def _prior_turns(history: Sequence[Any]) -> list[Message]:
     for m in history:
         role = m.get("role") if isinstance(m, dict) else None
         text = content_text(m.get("content")) if role in ("user", "assistant") else None
-        if text:
+        if text is not None:  # an empty question stays shown, next to its error
             turns.append({"role": role, "content": text})  # type: ignore[typeddict-item]
     return turns
 
