@@ -136,7 +136,10 @@ def test_chinese_question_streams_a_cited_answer_and_opens_its_source(page: Any)
     before_final = [s for s in states if s["bot"] and s["bot"] != final]
     assert any("Searching and reading" in s["bot"] for s in before_final), states
     assert any("Finding the sentences" in s["src"] for s in states), "sources panel said so"
-    assert all(s["bot"].strip() for s in states if "rag-cite" not in s["src"]), "no empty bubble"
+    shown = [s["bot"] for s in states]
+    first = next(i for i, bot in enumerate(shown) if bot.strip())
+    assert all(bot.strip() for bot in shown[first:]), f"an empty answer bubble: {shown}"
+    assert "Searching and reading" in shown[first], "the status line comes first"
     quote = page.inner_text("#sources .rag-cite >> nth=0 >> .rag-quote")
     source = page.inner_text("#sources .rag-cite >> nth=0 >> code")
     original = (ROOT / "data" / "corpus" / source).read_text("utf-8")
