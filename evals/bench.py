@@ -11,6 +11,7 @@ Each prints a Markdown block ready for docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import html
 import os
 import platform
@@ -216,7 +217,8 @@ def bench_load(index: Path, sessions: int) -> str:
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
-    demo.close()
+    with contextlib.redirect_stdout(sys.stderr):  # Gradio announces it; keep stdout Markdown
+        demo.close()
     files_after = len(Index.load(work / "index").manifest.files)
     shutil.rmtree(work, ignore_errors=True)
 
