@@ -8,6 +8,7 @@ foreseeable problem.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -217,8 +218,8 @@ def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
         return run_chat(session, sys.stdin, sys.stdout, echo=True)
     print(HELP, file=sys.stderr)
     history = settings.embed.cache_dir / "chat_history"
-    lines = terminal_lines("? ", history)
-    return run_chat(session, lines, sys.stdout, echo=False, status=tty_status(sys.stderr))
+    with contextlib.closing(terminal_lines("? ", history)) as lines:  # saves the history
+        return run_chat(session, lines, sys.stdout, echo=False, status=tty_status(sys.stderr))
 
 
 def _cmd_ui(args: argparse.Namespace, settings: Settings) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -115,7 +115,7 @@ def run_chat(
     return 0
 
 
-def terminal_lines(prompt: str, history_file: Path | None) -> Iterable[str]:
+def terminal_lines(prompt: str, history_file: Path | None) -> Generator[str, None, None]:
     """Lines typed at a prompt, with readline editing and a persistent history."""
     try:
         import readline

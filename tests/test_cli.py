@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -153,3 +157,41 @@ def test_llm_is_configured_from_the_environment(demo_index: Path, cli_env: dict[
         answer = json.loads(out.stdout)
         assert answer["mode"] == "llm"
         assert srv.requests and srv.requests[-1]["model"] == srv.models[0]
+
+
+def _read_until(fd: int, needle: str, timeout: float) -> str:
+    out, deadline = b"", time.monotonic() + timeout
+    while needle.encode() not in out:
+        left = deadline - time.monotonic()
+        assert left > 0, f"no {needle!r} in {out.decode(errors='replace')!r}"
+        if select.select([fd], [], [], left)[0]:
+            try:
+                out += os.read(fd, 4096)
+            except OSError:  # the child closed the terminal
+                break
+    return out.decode("utf-8", errors="replace")
+
+
+def test_chat_at_a_terminal_keeps_the_conversation(
+    demo_index: Path, cli_env: dict[str, str]
+) -> None:
+    master, slave = pty.openpty()
+    env = {**cli_env, "TERM": "dumb"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rag", "chat", "--index", str(demo_index)],
+        stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True,
+    )  # fmt: skip
+    os.close(slave)
+    try:
+        assert "/sources" in _read_until(master, "? ", 300), "the help line, then a prompt"
+        os.write(master, f"{FIRST}\n".encode())
+        assert "2月3日" in _read_until(master, "? ", 120)
+        os.write(master, f"{FOLLOW_UP}\n".encode())
+        assert "6天" in _read_until(master, "? ", 120), "asked with the conversation so far"
+        os.write(master, b"/quit\n")
+        assert proc.wait(timeout=60) == 0
+    finally:
+        proc.kill()
+        os.close(master)
+    history = Path(cli_env["RAG_CACHE_DIR"]) / "chat_history"
+    assert FOLLOW_UP in history.read_text("utf-8"), "readline history is kept"
