@@ -76,10 +76,10 @@ def test_public_types_have_the_documented_fields() -> None:
         "text", "mode", "answered", "notice", "citations", "passages"
     ]  # fmt: skip
     assert [f.name for f in fields(Citation)] == [
-        "n", "source", "title", "quote", "start", "end", "passage_id", "supported"
+        "n", "source", "title", "quote", "start", "end", "passage_id", "supported", "meta"
     ]  # fmt: skip
     assert [f.name for f in fields(Passage)] == [
-        "id", "source", "title", "text", "start", "end", "score"
+        "id", "source", "title", "text", "start", "end", "score", "meta"
     ]  # fmt: skip
 
 
