@@ -3,8 +3,8 @@
     python -m rag.evals.bench ingest --corpus data/corpus     # ingest vs raw model encode
     python -m rag.evals.bench ask --index data/index          # warm ask() vs query embedding
     python -m rag.evals.bench cold --index data/index         # `rag ask` process start to answer
-    python -m rag.evals.bench load --index data/index         # 10 concurrent chat sessions
-    python -m rag.evals.bench_hostile                         # hostile inputs (issue 14)
+    python -m rag.evals.bench load --index data/index         # 10 two-turn sessions + an upload
+    python -m rag.evals.bench_hostile                         # hostile inputs
 
 Each prints a Markdown block ready for docs/benchmarks.md.
 """
@@ -12,8 +12,11 @@ Each prints a Markdown block ready for docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import html
 import os
 import platform
+import re
 import resource
 import shutil
 import subprocess
@@ -34,7 +37,7 @@ from rag.evals.run import default_gold_path
 from rag.index import Index
 from rag.ingest.chunk import ChunkParams
 from rag.ingest.pipeline import EMBED_BATCH, indexed_text, ingest
-from rag.text import join_lines
+from rag.text import join_lines, squeeze
 
 
 def _peak_rss_mb() -> float:
@@ -169,64 +172,151 @@ def _run_seconds(cmd: list[str]) -> float:
     return time.perf_counter() - t0
 
 
+UPLOAD_TEXT = (
+    "舟山建成国内首座海上风电制氢平台\n\n本报舟山6月3日电 舟山岱山海域的海上风电制氢平台"
+    "日前建成投用，每天可制取绿氢约2.4吨。\n"
+)
+
+Turn = tuple[bool, float, str, int]  # ok, seconds, failure, citations checked
+
+
 def bench_load(index: Path, sessions: int) -> str:
-    """Concurrent chat sessions through gradio_client against the running page."""
+    """Concurrent two-turn chat sessions through gradio_client against the running page, on
+    a copy of the index, with one upload committing during the burst."""
     from gradio_client import Client
 
     from rag.ui.app import launch
 
+    work = Path(tempfile.mkdtemp(prefix="rag-bench-load-"))
+    shutil.copytree(index, work / "index")
+    upload = work / "舟山新闻.txt"
+    upload.write_text(UPLOAD_TEXT, "utf-8")
+    originals = _originals(index, {"uploads/舟山新闻.txt": UPLOAD_TEXT})
     port = _free_port()
-    demo = launch(Assistant(load_settings(index=index)), port=port, block=False, quiet=True)
+    assistant = Assistant(load_settings(index=work / "index"))
+    assistant.warm()
+    demo = launch(assistant, port=port, block=False, quiet=True)
     url = f"http://127.0.0.1:{port}/"
     gold = [i.question for i in load_gold(default_gold_path())]
-    questions = gold[:sessions]
-    _session(Client, url, gold[-1])  # warm-up: the first question loads the model
-    single = _session(Client, url, gold[-2])  # baseline: one session alone, warm
-    results: list[tuple[bool, float, str]] = [(False, 0.0, "")] * sessions
+    conversations = [(gold[i], gold[i + sessions]) for i in range(sessions)]
+    _conversation(Client, url, (gold[-1], gold[-3]), originals)  # warm-up
+    single = _conversation(Client, url, (gold[-2], gold[-4]), originals)  # one session alone
+    results: list[list[Turn]] = [[] for _ in range(sessions)]
+    uploaded: list[tuple[bool, float, str]] = []
 
     def worker(i: int) -> None:
-        results[i] = _session(Client, url, questions[i])
+        results[i] = _conversation(Client, url, conversations[i], originals)
+
+    def uploader() -> None:
+        uploaded.append(_upload(Client, url, upload))
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(sessions)]
+    threads.insert(sessions // 2, threading.Thread(target=uploader))
     t0 = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
-    demo.close()
-    ok = [r for r in results if r[0]]
-    lat = percentiles([r[1] for r in ok])
+    with contextlib.redirect_stdout(sys.stderr):  # Gradio announces it; keep stdout Markdown
+        demo.close()
+    files_after = len(Index.load(work / "index").manifest.files)
+    shutil.rmtree(work, ignore_errors=True)
+
+    turns = [t for conv in results for t in conv]
+    ok_conv = [conv for conv in results if len(conv) == 2 and all(t[0] for t in conv)]
+    conv_lat = percentiles([sum(t[1] for t in conv) * 1000 for conv in ok_conv])
+    turn_lat = percentiles([t[1] * 1000 for t in turns if t[0]])
+    lone = sum(t[1] for t in single)
+    up_ok, up_s, up_msg = uploaded[0] if uploaded else (False, 0.0, "not run")
     lines = _header(
-        f"Load: {sessions} concurrent chat sessions",
+        f"Load: {sessions} concurrent two-turn chat sessions and one upload",
         f"python -m rag.evals.bench load --index {index}",
     )
     lines += [
         "| | value |",
         "|---|---|",
-        f"| success | {len(ok)}/{sessions} |",
-        f"| latency p50 / p95 | {lat['p50'] / 1000:.2f} s / {lat['p95'] / 1000:.2f} s |",
-        f"| single session alone | {single[1] / 1000:.2f} s |",
-        f"| **p95 under load / single** | **{lat['p95'] / max(single[1], 1e-9):.2f}** |",
-        f"| wall time for all sessions | {wall:.2f} s |",
+        f"| conversations fully answered | {len(ok_conv)}/{sessions} |",
+        f"| citations checked exact against the files (offsets → quote) | "
+        f"{sum(t[3] for t in turns)}, all exact: {all(t[0] for t in turns)} |",
+        f"| upload during the burst | {'committed' if up_ok else 'FAILED ' + up_msg} in "
+        f"{up_s:.2f} s; index then holds {files_after} files |",
+        f"| turn latency p50 / p95 | {turn_lat['p50'] / 1000:.2f} s / "
+        f"{turn_lat['p95'] / 1000:.2f} s |",
+        f"| conversation (2 turns) latency p50 / p95 | {conv_lat['p50'] / 1000:.2f} s / "
+        f"{conv_lat['p95'] / 1000:.2f} s |",
+        f"| one conversation alone (2 turns) | {lone:.2f} s |",
+        f"| **p95 conversation under load / alone** | **{conv_lat['p95'] / 1000 / lone:.2f}** |",
+        f"| wall time for the burst | {wall:.2f} s |",
     ]
-    failures = [r[2] for r in results if not r[0]]
+    failures = [t[2] for t in turns if not t[0]] + ([] if up_ok else [up_msg])
     if failures:
         lines.append(f"\nfailures: {failures}")
     return "\n".join(lines)
 
 
-def _session(client_cls: type, url: str, question: str) -> tuple[bool, float, str]:
-    """One chat session: connect, ask, wait for the final answer with its citations."""
+def _originals(index: Path, extra: dict[str, str]) -> dict[str, str]:
+    docs = {source: doc.text for source, doc in Index.load(index).documents.items()}
+    return {**docs, **extra}
+
+
+_CITE = re.compile(
+    r'data-source="([^"]*)" data-start="(\d+)" data-end="(\d+)">.*?'
+    r'<blockquote class="rag-quote">(.*?)</blockquote>',
+    re.S,
+)
+
+
+def _exact(sources: str, originals: dict[str, str]) -> tuple[bool, int]:
+    """Every citation in the sources panel: does original[start:end] hold its quote?"""
+    cites = _CITE.findall(sources)
+    ok = all(
+        squeeze(originals.get(html.unescape(src), "")[int(a) : int(b)])
+        == squeeze(html.unescape(quote))
+        for src, a, b, quote in cites
+    )
+    return ok, len(cites)
+
+
+def _conversation(
+    client_cls: type, url: str, questions: tuple[str, str], originals: dict[str, str]
+) -> list[Turn]:
+    """One chat session: connect, ask, then ask again with the first turn as history."""
+    client = client_cls(url, verbose=False)
+    chat: list[object] = []
+    turns: list[Turn] = []
+    for question in questions:
+        t0 = time.perf_counter()
+        try:
+            # Outputs as the API exposes them: chat, textbox, sources panel, citation list.
+            chat, _, sources, *_ = client.predict(question, chat, 5, "auto", api_name="/respond")
+            exact, n = _exact(sources, originals)
+            ok = len(chat) == 2 * (len(turns) + 1) and "rag-badge" in sources and exact
+            why = (
+                ""
+                if ok
+                else f"turn {len(turns) + 1}: {'inexact citation' if not exact else 'no answer'}"
+            )
+        except Exception as exc:  # a failed session is a result, not a crash
+            ok, why, n = False, f"{type(exc).__name__}: {exc}", 0
+        turns.append((ok, time.perf_counter() - t0, why, n))
+        if not ok:
+            break
+    return turns
+
+
+def _upload(client_cls: type, url: str, path: Path) -> tuple[bool, float, str]:
+    from gradio_client import handle_file
+
     t0 = time.perf_counter()
     try:
-        client = client_cls(url, verbose=False)
-        # Outputs as the API exposes them: chat, textbox, sources panel, citation list.
-        chat, _, sources, *_ = client.predict(question, [], 5, "auto", api_name="/respond")
-        ok = bool(chat) and chat[-1]["role"] == "assistant" and "rag-sources" in sources
-        return ok, (time.perf_counter() - t0) * 1000, "" if ok else "no answer"
-    except Exception as exc:  # a failed session is a result, not a crash
-        return False, (time.perf_counter() - t0) * 1000, f"{type(exc).__name__}: {exc}"
+        summary = client_cls(url, verbose=False).predict(
+            [handle_file(str(path))], api_name="/add_files"
+        )
+        ok = "Added 1 file" in summary
+        return ok, time.perf_counter() - t0, "" if ok else summary
+    except Exception as exc:
+        return False, time.perf_counter() - t0, f"{type(exc).__name__}: {exc}"
 
 
 def _free_port() -> int:

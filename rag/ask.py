@@ -108,6 +108,27 @@ def check_arguments(
     normalise_history(history)
 
 
+def content_text(content: object) -> str | None:
+    """A message's text, whether its content is a string or a list of parts.
+
+    Gradio 6 and the OpenAI protocol both allow `[{"type": "text", "text": ...}, ...]`;
+    non-text parts (files, images) are ignored. None when there is no text at all.
+    """
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        content = [content]
+    if not isinstance(content, list | tuple):
+        return None
+    texts = [
+        part if isinstance(part, str) else part.get("text")
+        for part in content
+        if isinstance(part, str) or (isinstance(part, dict) and part.get("type", "text") == "text")
+    ]
+    joined = "".join(t for t in texts if isinstance(t, str))
+    return joined or None
+
+
 _HISTORY_SHAPE = (
     'history must be a list of {"role": "user"|"assistant", "content": text} messages '
     "or of (user, assistant) pairs"
@@ -122,11 +143,13 @@ def normalise_history(history: object) -> list[Message]:
     out: list[Message] = []
     for turn in history:
         if isinstance(turn, dict):
-            role, content = turn.get("role"), turn.get("content")
+            role, raw = turn.get("role"), turn.get("content")
             if not isinstance(role, str) or "content" not in turn:
                 raise InvalidQuestionError(f"{_HISTORY_SHAPE}; got the message {turn!r:.80}")
-            # Other roles and non-text content (a chat page's attachments) carry no question.
-            if role in ("user", "assistant") and isinstance(content, str):
+            # Content may be text or a list of parts (Gradio 6, the OpenAI protocol); other
+            # roles and non-text parts (a chat page's attachments) carry no question.
+            content = content_text(raw)
+            if role in ("user", "assistant") and content:
                 out.append({"role": "user" if role == "user" else "assistant", "content": content})
         elif isinstance(turn, list | tuple) and len(turn) == 2:
             user, bot = turn
@@ -155,8 +178,22 @@ def heuristic_rewrite(question: str, history: Sequence[Message]) -> str:
         return question
     short = len(question) < 12 if detect_lang(question) == "zh" else len(question.split()) < 6
     if short or _FOLLOW_UP.search(question):
-        return f"{previous[-1]} {question}"
+        return f"{_topic(previous[-1])} {question}"
     return question
+
+
+# What a Chinese question asks, as opposed to what it is about.
+_ZH_QUESTION_WORDS = re.compile(
+    r"什么时候|什么|多少|哪些|哪个|哪里|哪儿|几|如何|怎么样|怎么|怎样|为什么|是否|吗|呢|[？?]"
+)
+
+
+def _topic(question: str) -> str:
+    """The previous question without its interrogatives: borrowing 「什么时候」 from it
+    would dilute the follow-up's own question words in the lexical evidence score."""
+    if detect_lang(question) != "zh":
+        return question
+    return _ZH_QUESTION_WORDS.sub("", question).strip() or question
 
 
 class Assistant:
@@ -199,6 +236,10 @@ class Assistant:
             self._stamp = stamp
             return self._index
 
+    def warm(self) -> None:
+        """Load the index and the model and answer one question, so the next one is fast."""
+        self.ask("预热 warm-up", k=1, mode="extractive")
+
     def reload(self) -> None:
         with self._lock:
             self._index = None
@@ -206,12 +247,14 @@ class Assistant:
 
     # -- the pipeline ------------------------------------------------------------------
 
-    def prepare(self, question: str, k: int, history: History = None) -> Prepared:
+    def prepare(
+        self, question: str, k: int, history: History = None, *, index: Index | None = None
+    ) -> Prepared:
         text, notices = validate(question)
         validate_k(k)
         turns = normalise_history(history)
         query = self.rewrite(text, turns) if turns else text
-        index = self.index
+        index = index if index is not None else self.index
         hits = retrieve(index, self.embedder, query, k, self.retrieval)
         passages = [to_passage(index.chunks[h.row], h.score) for h in hits]
         scored = self.score(index, query, evidence.candidates(index, hits))
@@ -236,13 +279,24 @@ class Assistant:
         return evidence.score(index, vector, evidence.query_terms(index, text), sentences)
 
     def ask_stream(
-        self, question: str, k: int = 5, mode: AskMode = "auto", history: History = None
+        self,
+        question: str,
+        k: int = 5,
+        mode: AskMode = "auto",
+        history: History = None,
+        *,
+        index: Index | None = None,
     ) -> Iterator[str | Answer]:
+        """Text deltas, then the final Answer. `index` pins the version to answer from
+        (default: the current one, read once); a caller that shows the answer's sources
+        later (the chat page's context view) passes the version it will read them from."""
         validate_k(k)
         use_llm = self._use_llm(mode)
-        prep = self.prepare(question, k, history)
+        prep = self.prepare(question, k, history, index=index)
         if not use_llm:
-            yield self.extractive_answer(prep)
+            answer = self.extractive_answer(prep)
+            yield from text_deltas(answer.text)
+            yield answer
             return
         try:
             yield from self._llm_answer(prep)
@@ -386,6 +440,16 @@ class Assistant:
             citations=cited.citations,
             passages=prep.passages,
         )
+
+
+_CLAUSE_END = re.compile(r"(?<=[，。！？；：,.!?;:])")
+
+
+def text_deltas(text: str) -> Iterator[str]:
+    """An already complete answer as clause-sized deltas, so it streams like an LLM's."""
+    for piece in _CLAUSE_END.split(text):
+        if piece:
+            yield piece
 
 
 def _manifest_stamp(path: Path) -> tuple[int, int, int] | None:

@@ -8,6 +8,7 @@ foreseeable problem.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -85,6 +86,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=["auto", "extractive", "llm"], default="auto")
     p.add_argument("--json", action="store_true", help="print the answer as UTF-8 JSON")
     p.set_defaults(handler=_cmd_ask)
+
+    p = sub.add_parser(
+        "chat",
+        help="a conversation in the terminal (or one question per line of piped input)",
+        description="Ask follow-up questions with the model kept loaded. Interactive: readline "
+        "editing and history, /sources shows the last answer's quotes, /quit leaves. Piped: "
+        "each line is a question, asked with the earlier ones as history.",
+    )
+    _add_index(p)
+    _add_embed(p)
+    _add_llm(p)
+    p.add_argument("--k", type=int, default=5, help="passages to retrieve (default 5)")
+    p.add_argument("--mode", choices=["auto", "extractive", "llm"], default="auto")
+    p.set_defaults(handler=_cmd_chat)
 
     p = sub.add_parser("ui", help="start the chat page")
     _add_index(p)
@@ -235,34 +250,48 @@ def _ingest_summary(report: IngestReport) -> str:
 
 def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from rag.ask import Assistant
+    from rag.console import answer_text
 
     answer = Assistant(settings).ask(args.question, k=args.k, mode=args.mode)
     if args.json:
         print(json.dumps(asdict(answer), ensure_ascii=False, indent=2))
         return 0
-    print(answer.text)
-    if answer.citations:
-        print("\nSources:")
-    for c in answer.citations:
-        flag = "" if c.supported else "  [NOT SUPPORTED by this sentence]"
-        print(f"[{c.n}] {c.title}  ({c.source}, characters {c.start}-{c.end}){flag}")
-        print(f"    “{c.quote}”")
-    if answer.notice:
-        print(f"\nnote: {answer.notice}")
-    print(f"\n({answer.mode} answer{'' if answer.answered else ', not answered'})")
+    print(answer_text(answer))
     return 0
+
+
+def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.ask import Assistant
+    from rag.console import HELP, ChatSession, run_chat, terminal_lines, tty_status
+
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print("loading the model and the index…", file=sys.stderr)
+    assistant = Assistant(settings)
+    assistant.warm()  # a missing or unusable index fails here, before the first question
+    session = ChatSession(assistant, k=args.k, mode=args.mode)
+    if not interactive:
+        return run_chat(session, sys.stdin, sys.stdout, echo=True)
+    print(HELP, file=sys.stderr)
+    history = settings.embed.cache_dir / "chat_history"
+    with contextlib.closing(terminal_lines("? ", history)) as lines:  # saves the history
+        return run_chat(session, lines, sys.stdout, echo=False, status=tty_status(sys.stderr))
 
 
 def _cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
     from rag.ask import Assistant
-    from rag.ui.app import launch
+    from rag.ui.app import check_port, launch
 
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(
             f"warning: serving on {args.host}: anyone who can reach it can ask and upload",
             file=sys.stderr,
         )
-    launch(Assistant(settings), host=args.host, port=args.port)
+    check_port(args.host, args.port)  # before the slow part
+    print("loading the model and the index…", file=sys.stderr)
+    assistant = Assistant(settings)
+    assistant.warm()  # the first question does not wait for the model
+    launch(assistant, host=args.host, port=args.port)
     return 0
 
 

@@ -44,3 +44,7 @@ class LLMError(RagError):
 
 class ConfigError(RagError, ValueError):
     """A setting has an invalid value."""
+
+
+class ServeError(RagError):
+    """The chat page cannot be served (e.g. its port is taken)."""

@@ -136,3 +136,14 @@ def test_follow_up_question_borrows_the_previous_question(assistant: Assistant) 
     assert prep.passages[0].source == "002_25df68110ca78dc9.txt"
     plain = assistant.prepare("那一共有多少个乡镇夺鼎？", k=5)
     assert plain.query == "那一共有多少个乡镇夺鼎？"
+
+
+def test_history_in_parts_and_the_follow_up_borrows_only_the_topic(assistant: Assistant) -> None:
+    history = [
+        {"role": "user", "content": [{"type": "text", "text": "热电厂原计划什么时候停止供热？"}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "2月3日至18日。"}]},
+    ]
+    prep = assistant.prepare("后来缩短到几天？", k=5, history=history)
+    assert prep.query == "热电厂原计划停止供热 后来缩短到几天？"
+    answer = assistant.ask("后来缩短到几天？", history=history)
+    assert answer.answered and "6天" in answer.text

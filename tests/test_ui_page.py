@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
 
 from rag import Assistant
+from rag.errors import ServeError
+from rag.present import citation_label
 from rag.types import Answer, Citation
-from rag.ui.app import ChatPage, UploadLimits
+from rag.ui.app import STATUS, ChatPage, UploadLimits, check_port
 from rag.ui.render import chat_text, context_html, readable, sources_html
 
 pytestmark = pytest.mark.slow
+
+# A conversation whose second question only makes sense after the first.
+FIRST = "热电厂原计划什么时候停止供热？"
+FOLLOW_UP = "后来缩短到几天？"
+FOLLOW_UP_FACT = "6天"
 
 
 def test_upload_limits_reject_with_reasons(assistant: Assistant, tmp_path: Path) -> None:
@@ -39,7 +47,7 @@ def test_errors_are_shown_in_the_chat_not_raised(assistant: Assistant) -> None:
     *_, (chat, _, sources, _, answer) = list(
         page.respond("绍兴网上轻纺城撮合业务量", chat, 5, "auto")
     )
-    assert answer is not None and answer.citations
+    assert answer is not None and answer.answer.citations
     assert len(chat) == 4, "history kept: two questions, two answers"
     assert "rag-cite" in sources
 
@@ -61,3 +69,67 @@ def test_context_highlights_the_quote_and_rejoins_pdf_lines() -> None:
     assert '<mark class="rag-hl">引用句。</mark>' in out
     assert "以客户需求为核心" in out
     assert readable("第一段。\n第二\n\n段。") == "第一段。\n第二段。"
+
+
+def _parts(text: str) -> list[dict[str, str]]:
+    return [{"type": "text", "text": text}]
+
+
+def test_history_as_gradio_parts_reaches_the_answer_and_every_turn_stays(
+    assistant: Assistant,
+) -> None:
+    page = ChatPage(assistant)
+    *_, (chat, _, _, _, first) = list(page.respond(FIRST, [], 5, "extractive"))
+    assert first is not None and first.answer.answered
+    # Gradio 6 hands every earlier message back with its content as a list of parts.
+    history = [{"role": m["role"], "content": _parts(m["content"]), "metadata": None} for m in chat]
+    *_, (chat, _, _, _, second) = list(page.respond(_parts(FOLLOW_UP), history, 5, "extractive"))
+    assert [m["role"] for m in chat] == ["user", "assistant", "user", "assistant"]
+    assert chat[0]["content"] == FIRST and chat[2]["content"] == FOLLOW_UP
+    assert second is not None and second.answer.answered, chat[-1]["content"]
+    assert FOLLOW_UP_FACT in second.answer.text
+    alone = assistant.ask(FOLLOW_UP, mode="extractive")
+    assert FOLLOW_UP_FACT not in alone.text or not alone.answered, "the history made the difference"
+
+
+def test_a_status_line_then_streamed_text_then_the_sources(assistant: Assistant) -> None:
+    page = ChatPage(assistant)
+    steps, bubbles = [], []
+    for step in page.respond("绍兴的网上轻纺城去年撮合业务量达到多少？", [], 5, "extractive"):
+        steps.append(step)
+        bubbles.append(step[0][-1]["content"])  # the chat list is updated in place
+    assert bubbles[0] == STATUS and all(bubbles), "never an empty bubble"
+    assert "rag-pending" in steps[0][2]
+    final = steps[-1][4]
+    assert final is not None and final.answer.citations
+    partial = bubbles[1:-1]
+    assert len(partial) >= 2, "the extractive answer arrives in pieces"
+    assert all(final.answer.text.startswith(p) for p in partial)
+    assert all(s[4] is None for s in steps[:-1]), "sources only once the answer is complete"
+    choices = steps[-1][3]["choices"]
+    assert [value for _, value in choices] == [str(c.n) for c in final.answer.citations]
+
+
+def test_citation_labels_and_panel_name_the_publication(assistant: Assistant) -> None:
+    answer = assistant.ask("2023年浙江全省工业增加值是多少？")
+    cited = [c for c in answer.citations if c.meta.publication]
+    assert cited, [c.meta for c in answer.citations]
+    c = cited[0]
+    label = citation_label(c)
+    assert label == f"[{c.n}] {c.title} · 今日浙江 2024年第10期", label
+    panel = sources_html(answer)
+    assert "今日浙江 2024年第10期 总第745期" in panel and f'data-source="{c.source}"' in panel
+    if c.meta.byline:
+        assert c.meta.byline in panel
+    labels = [citation_label(c) for c in answer.citations]
+    assert len(set(labels)) == len(labels), "every label is distinct"
+
+
+def test_port_in_use_is_one_actionable_line() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ServeError, match=r"--port") as info:
+            check_port("127.0.0.1", port)
+    assert "\n" not in str(info.value) and str(port) in str(info.value)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -16,13 +17,16 @@ from typing import Any
 
 import gradio as gr
 
-from rag.ask import Assistant
-from rag.errors import RagError
+from rag.ask import Assistant, content_text
+from rag.errors import RagError, ServeError
+from rag.index import Index
 from rag.ingest.chunk import ChunkParams
 from rag.ingest.pipeline import IngestReport, ingest
 from rag.ingest.readers import SUPPORTED_SUFFIXES
+from rag.llm import Message
+from rag.present import citation_label
 from rag.types import Answer
-from rag.ui.render import CSS, chat_text, citation_label, context_html, sources_html
+from rag.ui.render import CSS, chat_text, context_html, sources_html
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +45,20 @@ class UploadLimits:
     max_bytes: int = 20 * 1024 * 1024
 
 
-Outputs = tuple[list[dict[str, str]], str, str, Any, Answer | None]
+# Shown while retrieval and reading run; the first streamed delta replaces it.
+STATUS = "⏳ 正在检索并阅读相关文章… · Searching and reading the articles…"
+
+
+@dataclass(frozen=True)
+class Shown:
+    """The answer on screen and the index version it came from: the context view reads
+    that version, even after an upload has committed a newer one."""
+
+    answer: Answer
+    index: Index
+
+
+Outputs = tuple[list[Message], str, str, Any, Shown | None]
 
 
 def _error_text(exc: Exception) -> str:
@@ -51,12 +68,15 @@ def _error_text(exc: Exception) -> str:
     return f"⚠️ Something went wrong ({type(exc).__name__}: {exc}). The page is still usable."
 
 
-def _prior_turns(history: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
-    return [
-        {"role": m["role"], "content": m["content"]}
-        for m in history
-        if m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str)
-    ]
+def _prior_turns(history: Sequence[Any]) -> list[Message]:
+    """Every earlier turn as text, whether Gradio hands content as a string or as parts."""
+    turns: list[Message] = []
+    for m in history:
+        role = m.get("role") if isinstance(m, dict) else None
+        text = content_text(m.get("content")) if role in ("user", "assistant") else None
+        if text is not None:  # an empty question stays shown, next to its error
+            turns.append({"role": role, "content": text})  # type: ignore[typeddict-item]
+    return turns
 
 
 class ChatPage:
@@ -64,42 +84,49 @@ class ChatPage:
         self.assistant = assistant
         self.limits = limits or UploadLimits()
 
-    def respond(
-        self, message: str, history: list[dict[str, Any]], k: float, mode: str
-    ) -> Iterator[Outputs]:
-        """Stream the answer into the chat, then show its citations."""
+    def respond(self, message: Any, history: list[Any], k: float, mode: str) -> Iterator[Outputs]:
+        """A status line, then the answer streamed into the chat, then its citations."""
+        question = content_text(message) or ""
         prior = _prior_turns(history or [])
-        chat = [*prior, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
+        chat: list[Message] = [
+            *prior,
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": STATUS},
+        ]
         no_choices = gr.update(choices=[], value=None)
-        yield chat, "", sources_html(None), no_choices, None
+        yield chat, "", sources_html(None, pending=True), no_choices, None
         try:
-            for event in self.assistant.ask_stream(message, int(k), mode, prior):  # type: ignore[arg-type]
+            index = self.assistant.index  # the one version this whole answer comes from
+            streamed = ""
+            for event in self.assistant.ask_stream(
+                question,
+                int(k),
+                mode,  # type: ignore[arg-type]
+                prior,
+                index=index,
+            ):
                 if isinstance(event, Answer):
                     chat[-1]["content"] = chat_text(event)
-                    labels = [citation_label(c) for c in event.citations]
-                    yield (
-                        chat,
-                        "",
-                        sources_html(event),
-                        gr.update(choices=labels, value=None),
-                        event,
-                    )
+                    labels = [(citation_label(c), str(c.n)) for c in event.citations]
+                    choices = gr.update(choices=labels, value=None)
+                    yield chat, "", sources_html(event), choices, Shown(event, index)
                 else:
-                    chat[-1]["content"] += event
-                    yield chat, "", sources_html(None), no_choices, None
+                    streamed += event
+                    chat[-1]["content"] = streamed
+                    yield chat, "", sources_html(None, pending=True), no_choices, None
         except Exception as exc:  # shown in the page, never as a traceback
             chat[-1]["content"] = _error_text(exc)
             yield chat, "", sources_html(None), no_choices, None
 
-    def open_citation(self, label: str | None, answer: Answer | None) -> str:
-        if not label or answer is None:
+    def open_citation(self, choice: str | None, shown: Shown | None) -> str:
+        """The article around citation `choice` (its number), from the answer's version."""
+        if not choice or shown is None:
             return ""
-        n = int(label[1 : label.index("]")])
-        cite = next((c for c in answer.citations if c.n == n), None)
+        cite = next((c for c in shown.answer.citations if str(c.n) == str(choice)), None)
         if cite is None:
             return ""
         try:
-            before, quote, after = self.assistant.index.context(cite.source, cite.start, cite.end)
+            before, quote, after = shown.index.context(cite.source, cite.start, cite.end)
         except (RagError, KeyError) as exc:
             return f"<p>⚠️ cannot open the source: {exc}</p>"
         return context_html(cite.title, before, quote, after, cite.supported)
@@ -195,7 +222,7 @@ def build(assistant: Assistant, limits: UploadLimits | None = None) -> gr.Blocks
     modes = ["auto", "extractive", "llm"] if assistant.chat else ["auto", "extractive"]
     # No usage analytics: the page must work, and stay quiet, on machines without a network.
     with gr.Blocks(title="Zhejiang news Q&A", analytics_enabled=False) as demo:
-        header = gr.Markdown(page.header())
+        header = gr.Markdown(page.header, elem_id="header")  # a callable: re-read per page load
         answer_state = gr.State(None)
         with gr.Row():
             with gr.Column(scale=3):
@@ -248,7 +275,18 @@ def launch(
     quiet: bool = False,
 ) -> gr.Blocks:
     """Start the page; with block=False it returns once the server is up (for tests)."""
+    check_port(host, port)
     demo = build(assistant)
+    try:
+        _launch(demo, host, port, block=block, quiet=quiet)
+    except OSError as exc:
+        if "port" not in str(exc).lower():
+            raise
+        raise _port_taken(host, port, exc) from None  # lost a race for it after the check
+    return demo
+
+
+def _launch(demo: gr.Blocks, host: str, port: int, *, block: bool, quiet: bool) -> None:
     demo.queue(default_concurrency_limit=4).launch(
         server_name=host,
         server_port=port,
@@ -259,4 +297,22 @@ def launch(
         prevent_thread_lock=not block,
         max_file_size=UploadLimits().max_bytes,
     )
-    return demo
+
+
+def check_port(host: str, port: int) -> None:
+    """Fail with what to do, before Gradio tries and prints a traceback."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise _port_taken(host, port, exc) from None
+
+
+def _port_taken(host: str, port: int, exc: OSError) -> ServeError:
+    reason = exc.strerror or str(exc)
+    return ServeError(
+        f"cannot serve the chat page on {host}:{port} ({reason}): stop whatever uses that "
+        f"port, or choose another with --port (e.g. rag ui --port {port + 1})"
+    )

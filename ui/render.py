@@ -5,7 +5,8 @@ from __future__ import annotations
 import html
 import re
 
-from rag.types import Answer, Citation
+from rag.present import meta_line
+from rag.types import Answer
 
 _SENTENCE_END = "。！？；…!?;”」』）)"
 
@@ -32,13 +33,11 @@ def _badge(answer: Answer) -> str:
     return f'<span class="rag-badge">{mode}</span>'
 
 
-def citation_label(c: Citation) -> str:
-    mark = "" if c.supported else " ⚠ unsupported"
-    return f"[{c.n}] {c.title or c.source}{mark}"
-
-
-def sources_html(answer: Answer | None) -> str:
-    """The citation panel: mode, notice, and each [n] with file, title and quote."""
+def sources_html(answer: Answer | None, pending: bool = False) -> str:
+    """The citation panel: mode, notice, and each [n] with title, publication and quote;
+    the file and offsets on a detail line (and as data attributes, for checking tools)."""
+    if pending:
+        return '<div class="rag-sources rag-pending">Finding the sentences behind the answer…</div>'
     if answer is None:
         return '<div class="rag-sources rag-empty">Ask a question: its sources appear here.</div>'
     parts = [f'<div class="rag-sources">{_badge(answer)}']
@@ -55,11 +54,15 @@ def sources_html(answer: Answer | None) -> str:
     for c in answer.citations:
         css = "rag-cite" if c.supported else "rag-cite rag-unsupported"
         flag = "" if c.supported else '<span class="rag-flag">not supported by this sentence</span>'
+        meta = meta_line(c.meta)
         parts.append(
-            f'<div class="{css}" data-n="{c.n}"><div class="rag-cite-head">[{c.n}] '
-            f"<b>{html.escape(c.title)}</b> <code>{html.escape(c.source)}</code> "
-            f"<small>chars {c.start}–{c.end}</small> {flag}</div>"
-            f'<blockquote class="rag-quote">{html.escape(c.quote)}</blockquote></div>'
+            f'<div class="{css}" data-n="{c.n}" data-source="{html.escape(c.source)}" '
+            f'data-start="{c.start}" data-end="{c.end}"><div class="rag-cite-head">[{c.n}] '
+            f"<b>{html.escape(c.title or c.source)}</b> {flag}</div>"
+            + (f'<div class="rag-meta">{html.escape(meta)}</div>' if meta else "")
+            + f'<blockquote class="rag-quote">{html.escape(c.quote)}</blockquote>'
+            f'<div class="rag-detail">file <code>{html.escape(c.source)}</code> · characters '
+            f"{c.start}–{c.end}</div></div>"
         )
     parts.append("</div>")
     return "".join(parts)
@@ -106,6 +109,9 @@ CSS = """
 .rag-cite.rag-unsupported { border-left-color:#d04a4a; background:#fff0f0; }
 .rag-flag { color:#b00020; font-weight:bold; }
 .rag-quote { margin:4px 0 0 0; color:#333; }
+.rag-meta { color:#555; font-size:0.9em; }
+.rag-detail { color:#888; font-size:0.8em; }
+.rag-pending { color:#777; font-style:italic; }
 mark.rag-hl { background:#ffe066; padding:1px 2px; }
 mark.rag-hl.rag-unsupported { background:#ffb3b3; }
 .rag-context { max-height:420px; overflow-y:auto; line-height:1.7; }
