@@ -161,7 +161,7 @@ def test_stream_sends_the_same_answer_and_citations_in_the_last_chunk(
 
 def test_follow_up_uses_the_history(client: openai.OpenAI) -> None:
     first = ask(client, TRIPOD)
-    follow_up = "那一共有多少个乡镇夺鼎？"
+    follow_up = "它在哪一天颁发？"  # "it": the tripod of the previous question
     messages: list[Any] = [
         {"role": "system", "content": "You are a helpful assistant."},  # ignored
         {"role": "user", "content": TRIPOD},
@@ -173,7 +173,7 @@ def test_follow_up_uses_the_history(client: openai.OpenAI) -> None:
     cited = reply.model_extra["citations"]
     assert reply.model_extra["answered"] and cited
     assert cited[0]["source"] == "002_25df68110ca78dc9.txt"
-    assert "36个乡镇" in " ".join(c["quote"] for c in cited)
+    assert "9月4日" in " ".join(c["quote"] for c in cited)
     assert cited != alone.model_extra["citations"], "the history changed the retrieval"
 
 
@@ -229,6 +229,7 @@ def test_bad_requests_get_openai_errors(
     code: str,
     stream: bool,
 ) -> None:
+    extra = dict(extra)  # the parameter is shared between the two stream cases
     model = extra.pop("model", MODEL)
     with pytest.raises(openai.APIStatusError) as caught:
         client.chat.completions.create(
@@ -309,24 +310,35 @@ def upstream() -> Iterator[OpenAIServer]:
 
 
 @pytest.fixture
-def llm_served(
+def make_llm_served(
     upstream: OpenAIServer,
     demo_index: Path,
     embed_settings: EmbedSettings,
     embedder: SentenceTransformerEmbedder,
-) -> Iterator[Served]:
-    config = LLMConfig(
-        model=upstream.models[0],
-        base_url=upstream.url,
-        api_key=upstream.api_key,
-        timeout=0.5,
-        total_timeout=5.0,
-        max_retries=1,
-    )
-    settings = Settings(index=demo_index, embed=embed_settings, llm=config)
-    s = Served(create_app(Assistant(settings, embedder=embedder)))
-    yield s
-    s.close()
+) -> Iterator[Callable[..., Served]]:
+    started: list[Served] = []
+
+    def make(total_timeout: float = 5.0) -> Served:
+        config = LLMConfig(
+            model=upstream.models[0],
+            base_url=upstream.url,
+            api_key=upstream.api_key,
+            timeout=0.5,
+            total_timeout=total_timeout,
+            max_retries=1,
+        )
+        settings = Settings(index=demo_index, embed=embed_settings, llm=config)
+        started.append(Served(create_app(Assistant(settings, embedder=embedder))))
+        return started[-1]
+
+    yield make
+    for s in started:
+        s.close()
+
+
+@pytest.fixture
+def llm_served(make_llm_served: Callable[..., Served]) -> Served:
+    return make_llm_served()
 
 
 def test_llm_answer_streams_its_verified_text(upstream: OpenAIServer, llm_served: Served) -> None:
@@ -366,9 +378,11 @@ def test_failing_upstream_falls_back_to_extractive_with_a_notice(
 
 
 def test_client_disconnect_mid_stream_frees_the_worker(
-    upstream: OpenAIServer, llm_served: Served
+    upstream: OpenAIServer, make_llm_served: Callable[..., Served]
 ) -> None:
-    upstream.reply = lambda messages: "长兴县捧获了冠军鼎。" * 400  # ~80 s at this pace
+    # The upstream LLM would take minutes to finish, and the server would wait for it.
+    llm_served = make_llm_served(total_timeout=600.0)
+    upstream.reply = lambda messages: "长兴县捧获了冠军鼎。" * 400
     upstream.delay = 0.1
     client = llm_served.client()
     with ask(client, TRIPOD, stream=True) as stream:
