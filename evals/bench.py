@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -229,7 +230,7 @@ def _session(client_cls: type, url: str, question: str) -> tuple[bool, float, st
         return False, (time.perf_counter() - t0) * 1000, f"{type(exc).__name__}: {exc}"
 
 
-def bench_serve(index: Path, clients: int, lone_runs: int = 3) -> str:
+def bench_serve(index: Path, clients: int, lone_runs: int = 5) -> str:
     """Concurrent streaming clients through the `openai` SDK against one `rag serve`."""
     import httpx
 
@@ -251,14 +252,16 @@ def bench_serve(index: Path, clients: int, lone_runs: int = 3) -> str:
                     raise SystemExit("rag serve did not start within 300 s") from None
                 time.sleep(0.5)
         gold = [i.question for i in load_gold(default_gold_path())]
-        _stream_once(base, gold[-1])  # warm-up
-        lone = [_stream_once(base, gold[-2 - i]) for i in range(lone_runs)]
+        alone = _client(base)
+        _stream_once(alone, gold[-1])  # warm-up
+        lone = [_stream_once(alone, q) for q in gold[-1 - lone_runs : -1]]
         results: list[tuple[bool, float, float, str]] = [(False, 0.0, 0.0, "")] * clients
+        sdk = [_client(base) for _ in range(clients)]  # one client (and connection) each
         barrier = threading.Barrier(clients)
 
         def worker(i: int) -> None:
             barrier.wait()
-            results[i] = _stream_once(base, gold[i % len(gold)])
+            results[i] = _stream_once(sdk[i], gold[i % len(gold)])
 
         threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
         t0 = time.perf_counter()
@@ -299,11 +302,14 @@ def bench_serve(index: Path, clients: int, lone_runs: int = 3) -> str:
     return "\n".join(lines)
 
 
-def _stream_once(base: str, question: str) -> tuple[bool, float, float, str]:
-    """(ok, ms to the first content delta, ms to the end of the stream, error)."""
+def _client(base: str) -> Any:
     import openai
 
-    client = openai.OpenAI(base_url=f"{base}/v1", api_key="bench", max_retries=0, timeout=300)
+    return openai.OpenAI(base_url=f"{base}/v1", api_key="bench", max_retries=0, timeout=300)
+
+
+def _stream_once(client: Any, question: str) -> tuple[bool, float, float, str]:
+    """(ok, ms to the first content delta, ms to the end of the stream, error)."""
     t0 = time.perf_counter()
     first = 0.0
     try:
@@ -323,8 +329,6 @@ def _stream_once(base: str, question: str) -> tuple[bool, float, float, str]:
     except Exception as exc:  # a failed client is a result, not a crash
         total = (time.perf_counter() - t0) * 1000
         return False, first, total, f"{type(exc).__name__}: {exc}"
-    finally:
-        client.close()
 
 
 def _free_port() -> int:
