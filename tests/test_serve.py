@@ -355,6 +355,29 @@ def test_llm_answer_streams_its_verified_text(upstream: OpenAIServer, llm_served
     assert upstream.requests[-1]["stream"] is True
 
 
+def test_follow_up_is_rewritten_by_the_llm_from_the_history(
+    upstream: OpenAIServer, llm_served: Served
+) -> None:
+    def reply(messages: list[dict[str, Any]]) -> str:
+        if "standalone" in messages[0]["content"]:
+            return "湖州首次颁发生态鼎时，共有多少个乡镇(街道)夺鼎？"
+        return cite_where("36个乡镇", "共有36个乡镇(街道)夺鼎[{n}]。")(messages)
+
+    upstream.reply = reply
+    client = llm_served.client()
+    first = ask(client, TRIPOD, model=f"{MODEL}-extractive").choices[0].message.content
+    assert "**来源**" in first
+    history = [{"role": "user", "content": TRIPOD}, {"role": "assistant", "content": first}]
+    messages: list[Any] = [*history, {"role": "user", "content": "那乡镇呢？"}]
+    answer = client.chat.completions.create(model=f"{MODEL}-llm", messages=messages)
+    rewrite = next(r for r in upstream.requests if "standalone" in r["messages"][0]["content"])
+    conversation = rewrite["messages"][1]["content"]
+    assert TRIPOD in conversation and "那乡镇呢？" in conversation
+    assert "来源" not in conversation, "our Sources block is not sent back to the LLM"
+    assert answer.model_extra["mode"] == "llm"
+    assert "36个乡镇" in answer.model_extra["citations"][0]["quote"]
+
+
 @pytest.mark.parametrize(
     "fault", [Fault.status(500), Fault.stall_before(None)], ids=["500", "stall"]
 )

@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import AsyncGenerator, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -54,7 +54,8 @@ MODEL = "zhejiang-news-rag"
 
 @dataclass(frozen=True)
 class ServerOptions:
-    api_key: str | None = None  # RAG_API_KEY: when set, every /v1 request needs it (Bearer)
+    # RAG_API_KEY: when set, every /v1 request needs it (Bearer); kept out of reprs and logs
+    api_key: str | None = field(default=None, repr=False)
     model: str = MODEL  # the model id clients choose; `-extractive`, `-llm` pick a mode
     sources_block: bool = True  # append a Sources block to the text (per request: sources_block)
     concurrency: int = 4  # answering steps running at once; further requests wait
