@@ -106,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not append a Sources block to answer texts (citations stay in `citations`)",
     )
+    p.add_argument(
+        "--draft",
+        action="store_true",
+        help="while the LLM writes, stream its unverified draft as `reasoning_content`",
+    )
     p.add_argument("--concurrency", type=int, help="answering steps at once (default 4)")
     p.set_defaults(handler=_cmd_serve)
 
@@ -270,6 +275,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         os.environ,
         sources_block=False if args.no_sources_block else None,
         concurrency=args.concurrency,
+        draft=True if args.draft else None,
     )
     if args.host not in ("127.0.0.1", "localhost", "::1") and options.api_key is None:
         print(

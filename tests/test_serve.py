@@ -355,6 +355,23 @@ def test_llm_answer_streams_its_verified_text(upstream: OpenAIServer, llm_served
     assert upstream.requests[-1]["stream"] is True
 
 
+def test_llm_draft_streams_as_reasoning_before_the_verified_text(
+    upstream: OpenAIServer, llm_served: Served
+) -> None:
+    upstream.reply = cite_where("长兴县捧获", "长兴县捧获了“生态文明冠军鼎”【{n}】。")
+    chunks = list(ask(llm_served.client(), TRIPOD, stream=True, extra_body={"draft": True}))
+    deltas = [c.choices[0].delta for c in chunks if c.choices]
+    drafts = [(d.model_extra or {}).get("reasoning_content") for d in deltas]
+    n_draft = sum(1 for x in drafts if x)
+    assert n_draft > 3, "the draft streams while the LLM writes"
+    assert all(drafts[1 : 1 + n_draft]) and not any(drafts[1 + n_draft :]), "draft first"
+    raw = "".join(x for x in drafts if x)
+    assert raw == upstream.reply(upstream.requests[-1]["messages"]), "the LLM's own words"
+    text = "".join(d.content or "" for d in deltas)
+    assert "【" in raw and text.startswith("长兴县捧获了“生态文明冠军鼎”[1]。")
+    assert chunks[-1].model_extra["citations"]
+
+
 def test_follow_up_is_rewritten_by_the_llm_from_the_history(
     upstream: OpenAIServer, llm_served: Served
 ) -> None:

@@ -7,9 +7,11 @@ event loop only parses, authorises and writes.
 Streaming sends the verified text: `Assistant.ask_stream` yields the LLM's raw deltas
 first, but its final `Answer` renumbers, drops or adds `[n]` markers, and a stream cannot
 take back what it sent. So the server drains the raw deltas (sending SSE keep-alive
-comments meanwhile) and streams the final text, whose markers are exactly those of the
-citations in the last chunk. A client that goes away mid-stream cancels the response;
-closing the `ask_stream` generator then stops the upstream LLM request too.
+comments meanwhile, or, with `draft`, the raw deltas as `reasoning_content`, which
+clients show as the model's "thinking") and streams the final text, whose markers are
+exactly those of the citations in the last chunk. A client that goes away mid-stream
+cancels the response; closing the `ask_stream` generator then stops the upstream LLM
+request too.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class ServerOptions:
     max_body_bytes: int = 1_000_000
     max_question_chars: int = 4 * MAX_QUESTION_CHARS  # beyond: 400; the library uses 1,000
     keepalive_seconds: float = 10.0  # SSE comment while the answer is being verified
+    draft: bool = False  # stream the LLM's unverified draft as `reasoning_content` meanwhile
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
@@ -203,6 +206,7 @@ class _Api:
             model=req.model,
             question=question,
             sources=self.options.sources_block if req.sources_block is None else req.sources_block,
+            draft=self.options.draft if req.draft is None else req.draft,
         )
         events = self.assistant.ask_stream(question, req.k, mode, history)
         if not req.stream:
@@ -228,7 +232,10 @@ class _Api:
             try:
                 wrote = time.monotonic()
                 while isinstance(event, str):  # raw LLM deltas: drained, see the module doc
-                    if time.monotonic() - wrote > self.options.keepalive_seconds:
+                    if reply.draft:  # shown as "thinking" by clients that know the field
+                        delta = {"reasoning_content": event}
+                        yield protocol.sse(protocol.chunk(*reply.head(), delta))
+                    elif time.monotonic() - wrote > self.options.keepalive_seconds:
                         yield b": keep-alive\n\n"
                         wrote = time.monotonic()
                     event = await self.run(_step, events)
@@ -263,6 +270,7 @@ class _Reply:
     model: str
     question: str
     sources: bool
+    draft: bool
 
     def head(self) -> tuple[str, int, str]:
         return self.id, self.created, self.model

@@ -79,6 +79,7 @@ class ChatRequest(BaseModel):
     stream: bool = False
     k: int = Field(5, ge=1, le=MAX_K)  # ours: passages to retrieve
     sources_block: bool | None = None  # ours: append a Sources block to the text (None: server)
+    draft: bool | None = None  # ours: stream the LLM's draft as reasoning_content (None: server)
 
 
 class RetrieveRequest(BaseModel):
