@@ -52,6 +52,9 @@ from rag.types import Answer
 log = logging.getLogger(__name__)
 
 MODEL = "zhejiang-news-rag"
+_INTERNAL = protocol.error_body(
+    "internal error: see the server log", kind="server_error", code="internal_error"
+)
 
 
 @dataclass(frozen=True)
@@ -248,6 +251,9 @@ class _Api:
             except RagError as exc:  # the headers are sent: the error travels as an event
                 log.warning("answer failed mid-stream: %s", exc)
                 yield protocol.sse(rag_error(exc).body())
+            except Exception:
+                log.exception("unexpected error while streaming an answer")
+                yield protocol.sse(_INTERNAL)
 
     async def retrieve(self, request: Request) -> Response:
         self.authorize(request)
@@ -341,10 +347,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error answering %s %s", request.method, request.url.path)
-    body = protocol.error_body(
-        "internal error: see the server log", kind="server_error", code="internal_error"
-    )
-    return JSONResponse(body, status_code=500)
+    return JSONResponse(_INTERNAL, status_code=500)
 
 
 def create_app(assistant: Assistant, options: ServerOptions | None = None) -> Starlette:
