@@ -112,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="while the LLM writes, stream its unverified draft as `reasoning_content`",
     )
     p.add_argument("--concurrency", type=int, help="answering steps at once (default 4)")
+    p.add_argument(
+        "--cors-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="let the web page at ORIGIN call the API from a browser (repeatable; '*': any)",
+    )
     p.set_defaults(handler=_cmd_serve)
 
     p = sub.add_parser("info", help="show what an index holds")
@@ -276,6 +282,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         sources_block=False if args.no_sources_block else None,
         concurrency=args.concurrency,
         draft=True if args.draft else None,
+        cors_origins=tuple(args.cors_origin) if args.cors_origin else None,
     )
     if args.host not in ("127.0.0.1", "localhost", "::1") and options.api_key is None:
         print(

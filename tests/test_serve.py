@@ -288,6 +288,30 @@ def test_bearer_token_is_required_when_configured(assistant: Assistant) -> None:
         s.close()
 
 
+def test_browser_pages_are_allowed_only_when_named(assistant: Assistant, served: Served) -> None:
+    preflight = {
+        "Origin": "http://localhost:3000",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type",
+    }
+    closed = httpx.options(f"{served.url}/chat/completions", headers=preflight)
+    assert "access-control-allow-origin" not in closed.headers
+    s = Served(create_app(assistant, ServerOptions(cors_origins=("http://localhost:3000",))))
+    try:
+        opened = httpx.options(f"{s.url}/chat/completions", headers=preflight)
+        assert opened.status_code == 200
+        assert opened.headers["access-control-allow-origin"] == "http://localhost:3000"
+        assert "authorization" in opened.headers["access-control-allow-headers"].lower()
+        other = httpx.options(
+            f"{s.url}/chat/completions", headers={**preflight, "Origin": "http://evil.example"}
+        )
+        assert "access-control-allow-origin" not in other.headers
+        models = httpx.get(f"{s.url}/models", headers={"Origin": "http://localhost:3000"})
+        assert models.headers["access-control-allow-origin"] == "http://localhost:3000"
+    finally:
+        s.close()
+
+
 # -- with an upstream LLM ------------------------------------------------------------------
 
 

@@ -30,6 +30,8 @@ import anyio
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -68,6 +70,7 @@ class ServerOptions:
     max_question_chars: int = 4 * MAX_QUESTION_CHARS  # beyond: 400; the library uses 1,000
     keepalive_seconds: float = 10.0  # SSE comment while the answer is being verified
     draft: bool = False  # stream the LLM's unverified draft as `reasoning_content` meanwhile
+    cors_origins: tuple[str, ...] = ()  # web pages allowed to call the API from a browser
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
@@ -366,6 +369,13 @@ def create_app(assistant: Assistant, options: ServerOptions | None = None) -> St
         HTTPException: _http_error,
         Exception: _unexpected,
     }
-    app = Starlette(routes=routes, exception_handlers=handlers)
+    cors = Middleware(
+        CORSMiddleware,
+        allow_origins=list(api.options.cors_origins),
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type"],
+    )
+    middleware = [cors] if api.options.cors_origins else []
+    app = Starlette(routes=routes, exception_handlers=handlers, middleware=middleware)
     app.state.api = api
     return app
