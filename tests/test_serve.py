@@ -507,7 +507,8 @@ def test_rag_serve_answers_the_openai_client(demo_index: Path, cli_env: dict[str
     finally:
         proc.send_signal(signal.SIGINT)  # Ctrl-C
         _, stderr = proc.communicate(timeout=30)
-    assert proc.returncode == 130, stderr
+    # 130 after Ctrl-C; 0 where SIGINT was ignored when the process started (a background job)
+    assert proc.returncode in (0, 130), stderr
     assert f"http://127.0.0.1:{port}/v1" in stderr and "Traceback" not in stderr
 
 
