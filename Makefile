@@ -50,6 +50,7 @@ bench: ingest
 	$(BIN)/python -m rag.evals.bench ask --index $(INDEX)
 	$(BIN)/python -m rag.evals.bench cold --index $(INDEX)
 	$(BIN)/python -m rag.evals.bench load --index $(INDEX)
+	$(BIN)/python -m rag.evals.bench serve --index $(INDEX)
 
 lint: setup
 	$(BIN)/ruff check rag ingest ui evals tests

@@ -5,6 +5,7 @@
     python -m rag.evals.bench cold --index data/index         # `rag ask` process start to answer
     python -m rag.evals.bench load --index data/index         # 10 two-turn sessions + an upload
     python -m rag.evals.bench_hostile                         # hostile inputs
+    python -m rag.evals.bench serve --index data/index        # 20 streaming openai clients
 
 Each prints a Markdown block ready for docs/benchmarks.md.
 """
@@ -26,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -319,6 +321,107 @@ def _upload(client_cls: type, url: str, path: Path) -> tuple[bool, float, str]:
         return False, time.perf_counter() - t0, f"{type(exc).__name__}: {exc}"
 
 
+def bench_serve(index: Path, clients: int, lone_runs: int = 5) -> str:
+    """Concurrent streaming clients through the `openai` SDK against one `rag serve`."""
+    import httpx
+
+    port = _free_port()
+    cmd = [sys.executable, "-m", "rag", "serve", "--index", str(index), "--port", str(port)]
+    env = {k: v for k, v in os.environ.items() if k != "RAG_API_KEY"}
+    server = subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            if server.poll() is not None:
+                raise SystemExit(f"rag serve exited with {server.returncode}")
+            try:
+                if httpx.get(f"{base}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("rag serve did not start within 300 s") from None
+                time.sleep(0.5)
+        gold = [i.question for i in load_gold(default_gold_path())]
+        alone = _client(base)
+        _stream_once(alone, gold[-1])  # warm-up
+        lone = [_stream_once(alone, q) for q in gold[-1 - lone_runs : -1]]
+        results: list[tuple[bool, float, float, str]] = [(False, 0.0, 0.0, "")] * clients
+        sdk = [_client(base) for _ in range(clients)]  # one client (and connection) each
+        barrier = threading.Barrier(clients)
+
+        def worker(i: int) -> None:
+            barrier.wait()
+            results[i] = _stream_once(sdk[i], gold[i % len(gold)])
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - t0
+    finally:
+        server.terminate()
+        server.wait(30)
+    ok = [r for r in results if r[0]]
+    ttft, total = percentiles([r[1] for r in ok]), percentiles([r[2] for r in ok])
+    lone_ttft = float(np.median([r[1] for r in lone]))
+    lone_total = float(np.median([r[2] for r in lone]))
+    lines = _header(
+        f"`rag serve`: {clients} concurrent streaming clients (openai SDK)",
+        f"python -m rag.evals.bench serve --index {index}",
+    )
+    lines += [
+        "| | value |",
+        "|---|---|",
+        f"| success (a final chunk with `citations`) | {len(ok)}/{clients} |",
+        f"| lone request: time to first token / total (median of {lone_runs}) | "
+        f"{lone_ttft:.0f} ms / {lone_total:.0f} ms |",
+        f"| under load: time to first token p50 / p95 | {ttft['p50']:.0f} ms / "
+        f"{ttft['p95']:.0f} ms |",
+        f"| under load: total p50 / p95 | {total['p50']:.0f} ms / {total['p95']:.0f} ms |",
+        f"| **TTFT p50 / p95 ÷ lone** | **{ttft['p50'] / lone_ttft:.2f} / "
+        f"{ttft['p95'] / lone_ttft:.2f}** |",
+        f"| **total p50 / p95 ÷ lone** | **{total['p50'] / lone_total:.2f} / "
+        f"{total['p95'] / lone_total:.2f}** |",
+        f"| wall time for all clients | {wall:.2f} s ({clients / wall:.1f} answers/s) |",
+    ]
+    failures = [r[3] for r in results if not r[0]]
+    if failures:
+        lines.append(f"\nfailures: {failures}")
+    return "\n".join(lines)
+
+
+def _client(base: str) -> Any:
+    import openai
+
+    return openai.OpenAI(base_url=f"{base}/v1", api_key="bench", max_retries=0, timeout=300)
+
+
+def _stream_once(client: Any, question: str) -> tuple[bool, float, float, str]:
+    """(ok, ms to the first content delta, ms to the end of the stream, error)."""
+    t0 = time.perf_counter()
+    first = 0.0
+    try:
+        stream = client.chat.completions.create(
+            model="zhejiang-news-rag",
+            messages=[{"role": "user", "content": question}],
+            stream=True,
+        )
+        last = None
+        for chunk in stream:
+            if not first and chunk.choices and chunk.choices[0].delta.content:
+                first = (time.perf_counter() - t0) * 1000
+            last = chunk
+        total = (time.perf_counter() - t0) * 1000
+        ok = last is not None and "citations" in (last.model_extra or {}) and first > 0
+        return ok, first, total, "" if ok else "no final chunk with citations"
+    except Exception as exc:  # a failed client is a result, not a crash
+        total = (time.perf_counter() - t0) * 1000
+        return False, first, total, f"{type(exc).__name__}: {exc}"
+
+
 def _free_port() -> int:
     import socket
 
@@ -332,12 +435,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="what", required=True)
     p = sub.add_parser("ingest")
     p.add_argument("--corpus", default="data/corpus")
-    for name in ("ask", "cold", "load"):
+    for name in ("ask", "cold", "load", "serve"):
         p = sub.add_parser(name)
         p.add_argument("--index", default="data/index")
     sub.choices["ask"].add_argument("--limit", type=int, default=300)
     sub.choices["cold"].add_argument("--runs", type=int, default=3)
     sub.choices["load"].add_argument("--sessions", type=int, default=10)
+    sub.choices["serve"].add_argument("--clients", type=int, default=20)
     args = parser.parse_args(argv)
     if args.what == "ingest":
         print(bench_ingest(Path(args.corpus)))
@@ -345,8 +449,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(bench_ask(Path(args.index), args.limit))
     elif args.what == "cold":
         print(bench_cold(Path(args.index), args.runs))
-    else:
+    elif args.what == "load":
         print(bench_load(Path(args.index), args.sessions))
+    else:
+        print(bench_serve(Path(args.index), args.clients))
     return 0
 
 

@@ -126,6 +126,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=_cmd_eval)
 
+    p = sub.add_parser("serve", help="serve the assistant as an OpenAI-compatible API")
+    _add_index(p)
+    _add_embed(p)
+    _add_llm(p)
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default: localhost only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument(
+        "--no-sources-block",
+        action="store_true",
+        help="do not append a Sources block to answer texts (citations stay in `citations`)",
+    )
+    p.add_argument(
+        "--draft",
+        action="store_true",
+        help="while the LLM writes, stream its unverified draft as `reasoning_content`",
+    )
+    p.add_argument("--concurrency", type=int, help="answering steps at once (default 4)")
+    p.add_argument(
+        "--cors-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="let the web page at ORIGIN call the API from a browser (repeatable; '*': any)",
+    )
+    p.set_defaults(handler=_cmd_serve)
+
     p = sub.add_parser("info", help="show what an index holds")
     _add_index(p)
     p.add_argument("--json", action="store_true", help="print the manifest as JSON")
@@ -328,6 +353,29 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     summary = report.write(out, results, items, list(DEFAULT_CONFIGS), modes, meta)
     print(report.console_summary(summary, list(DEFAULT_CONFIGS), modes))
     print(f"report: {out / 'report.md'}")
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+
+    from rag.ask import Assistant
+    from rag.server import MODEL, options_from_env, serve
+
+    options = options_from_env(
+        os.environ,
+        sources_block=False if args.no_sources_block else None,
+        concurrency=args.concurrency,
+        draft=True if args.draft else None,
+        cors_origins=tuple(args.cors_origin) if args.cors_origin else None,
+    )
+    if args.host not in ("127.0.0.1", "localhost", "::1") and options.api_key is None:
+        print(
+            f"warning: serving on {args.host} without RAG_API_KEY: anyone can ask", file=sys.stderr
+        )
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"serving {MODEL} at http://{host}:{args.port}/v1 (Ctrl-C to stop)", file=sys.stderr)
+    serve(Assistant(settings), options, args.host, args.port, access_log=args.verbose)
     return 0
 
 
