@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Literal
 
 from rag.text import Lang, detect_lang, fold
@@ -382,8 +383,13 @@ def split_parts(text: str) -> list[str]:
     return pieces if len(pieces) >= 2 else [text]
 
 
-def analyse(text: str, *, tokens: tuple[tuple[int, int, str], ...] | None = None) -> Question:
-    """Analyse a question. `tokens` are its LAC tags (computed here when omitted)."""
+@lru_cache(maxsize=1024)
+def analyse(text: str) -> Question:
+    """Analyse a question (cached: the reading stage asks more than once per question)."""
+    return _analyse(text)
+
+
+def _analyse(text: str, tokens: tuple[tuple[int, int, str], ...] | None = None) -> Question:
     parts = split_parts(text)
     if len(parts) > 1:
         sub = tuple(_analyse_one(p, None) for p in parts)

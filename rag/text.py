@@ -32,9 +32,16 @@ def fold_char(ch: str) -> str:
     return ch.lower() if len(ch.lower()) == 1 else ch
 
 
+# Full-width forms and the ideographic space, mapped as `fold_char` does, for str.translate.
+_FOLD_TABLE = {0x3000: " ", **{c: chr(c - 0xFEE0).lower() for c in range(0xFF01, 0xFF5F)}}
+
+
 def fold(text: str) -> str:
     """Length-preserving normalisation for matching (offsets stay valid)."""
-    return "".join(fold_char(c) for c in text)
+    out = text.translate(_FOLD_TABLE).lower()
+    if len(out) == len(text):
+        return out
+    return "".join(fold_char(c) for c in text)  # a letter whose lower case is longer ('İ')
 
 
 def squeeze(text: str) -> str:
