@@ -53,7 +53,10 @@ def test_ask_json_is_utf8_with_the_public_fields(demo_index: Path, cli_env: dict
     assert out.returncode == 0, out.stderr
     assert "311亿" in out.stdout, "Chinese is printed as is, not \\u-escaped"
     answer = json.loads(out.stdout)
-    assert set(answer) == {"text", "mode", "answered", "notice", "citations", "passages"}
+    assert set(answer) == {
+        "text", "mode", "answered", "notice", "citations", "passages", "short"
+    }  # fmt: skip
+    assert answer["short"] == "311亿元"
     assert answer["mode"] == "extractive" and len(answer["passages"]) == 3
     assert set(answer["citations"][0]) == {
         "n", "source", "title", "quote", "start", "end", "passage_id", "supported", "meta"
