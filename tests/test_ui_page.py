@@ -88,8 +88,14 @@ def test_history_as_gradio_parts_reaches_the_answer_and_every_turn_stays(
     assert chat[0]["content"] == FIRST and chat[2]["content"] == FOLLOW_UP
     assert second is not None and second.answer.answered, chat[-1]["content"]
     assert FOLLOW_UP_FACT in second.answer.text
-    alone = assistant.ask(FOLLOW_UP, mode="extractive")
-    assert FOLLOW_UP_FACT not in alone.text or not alone.answered, "the history made the difference"
+    # A follow-up that cannot be answered alone: only the history can make the difference.
+    vague = "那么颁奖是在哪一天？"
+    tripod = "湖州首次颁发的生态鼎中，哪个县捧获了生态文明冠军鼎？"
+    *_, (chat, _, _, _, first) = list(page.respond(tripod, [], 5, "extractive"))
+    history = [{"role": m["role"], "content": _parts(m["content"]), "metadata": None} for m in chat]
+    *_, (_, _, _, _, dated) = list(page.respond(_parts(vague), history, 5, "extractive"))
+    assert dated is not None and dated.answer.answered and "9月4日" in dated.answer.text
+    assert not assistant.ask(vague, mode="extractive").answered, "the history made the difference"
 
 
 def test_a_status_line_then_streamed_text_then_the_sources(assistant: Assistant) -> None:
