@@ -167,10 +167,6 @@ def lexical_overlap(terms: dict[str, float], text: str) -> float:
     return sum(w for t, w in terms.items() if t in folded) / total
 
 
-def numbers(text: str) -> set[str]:
-    return {m.group().replace(",", "") for m in _NUMBER.finditer(fold(text))}
-
-
 def score(
     index: Index,
     query_vector: np.ndarray,

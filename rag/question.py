@@ -272,12 +272,6 @@ _COMPARISON_ZH = re.compile(
 )
 _COMPARISON_EN = re.compile(r"\b(?:most|least|highest|lowest|largest|smallest|first|only|compared)\b", re.I)  # fmt: skip
 
-# Function words of questions: they carry no topic and are no constraint.
-_ZH_QWORDS = re.compile(
-    r"多少|哪一?(?:个|些|位|家|所|座|项|年|天|里|儿)?|什么|怎样|怎么|如何|为什么|为何|谁|几|是否|吗|呢|请问|"
-    r"是|了|的|在|有|其中|中|对|为|被|将|把|和|与|及|或|等"
-)
-
 
 @dataclass(frozen=True)
 class Question:
@@ -454,8 +448,3 @@ def focus_words(text: str) -> tuple[str, ...]:
     after = [t for t in tokenize(text[m.end() :]) if len(t) >= 2 and t not in _FILLER]
     picked = ([before[-1]] if before else []) + (after[:1] if after else [])
     return tuple(dict.fromkeys(picked))
-
-
-def content_words(text: str) -> str:
-    """The question with its question words removed (for display and overlap checks)."""
-    return _ZH_QWORDS.sub(" ", text)

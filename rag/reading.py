@@ -78,7 +78,6 @@ class Pick:
 class Reading:
     answered: bool
     picks: tuple[Pick, ...] = ()
-    why_not: str | None = None  # for a refusal: what was missing
 
 
 def read(
@@ -89,14 +88,14 @@ def read(
 ) -> Reading:
     """Answer `question` from its scored sentences (best first), or refuse."""
     if not scored:
-        return Reading(False, why_not="nothing was retrieved")
+        return Reading(False)
     parts = question.parts or (question,)
     picks: list[Pick] = []
     for part in parts:
         pick = _read_one(part, question, scored, params, untyped_ok)
         if pick is None:
             if len(parts) == 1 or not picks:
-                return Reading(False, why_not=_why_not(part))
+                return Reading(False)
             continue  # a second part the articles do not answer: answer the first
         if all(p.sentence != pick.sentence or p.span != pick.span for p in picks):
             picks.append(pick)
@@ -130,7 +129,10 @@ def _read_one(
         text = fold(s.sentence.text)
         value += params.focus_weight * sum(_states_word(text, w) for w in part.focus)
         if best is None or value > best[0]:
-            best = (value, Pick(s, span, _english(span) if whole.lang == "en" else None))
+            best = (
+                value,
+                Pick(s, span, english.render(span.text, span.type) if whole.lang == "en" else None),
+            )
     return best[1] if best else None
 
 
@@ -138,7 +140,7 @@ def _for_part(part: Question, whole: Question, scored: Sequence[Scored]) -> list
     """For one part of a two-part question, prefer sentences sharing that part's words."""
     if part is whole or not whole.parts:
         return list(scored)
-    words = [w for w in tokenize(part.text) if len(w) >= 2 and not _QWORD.fullmatch(w)]
+    words = _content_tokens(part.text)
     if not words:
         return list(scored)
 
@@ -264,31 +266,16 @@ def _anchor_words(q: Question) -> list[str]:
     """The question's content words, where the answer should sit near."""
     if q.lang != "zh":
         return list(q.keywords)
-    return [w for w in tokenize(q.text) if len(w) >= 2 and not _QWORD.fullmatch(w)]
+    return _content_tokens(q.text)
+
+
+def _content_tokens(text: str) -> list[str]:
+    return [w for w in tokenize(text) if len(w) >= 2 and not _QWORD.fullmatch(w)]
 
 
 _QWORD = re.compile(
     r"多少|哪些|哪个|哪家|哪位|什么|怎样|怎么|如何|为什么|为何|几个|哪里|是否|哪一|一共|总共|分别"
 )
-
-
-def _english(span: Span) -> str | None:
-    return english.render(span.text, span.type)
-
-
-def _why_not(q: Question) -> str:
-    what = {
-        "number": "the figure asked for", "percent": "the percentage asked for",
-        "date": "the date asked for", "rank": "the rank asked for", "place": "the place asked for",
-        "person": "the person asked for", "org": "the organisation asked for",
-        "title": "the name asked for",
-    }.get(q.type or "", "an answer")  # fmt: skip
-    bits = []
-    if q.years:
-        bits.append("for " + "/".join(q.years))
-    if q.roles:
-        bits.append("(" + "、".join(q.roles) + ")")
-    return " ".join([what, *bits])
 
 
 # -- checking claims (LLM mode) ---------------------------------------------------------
@@ -355,7 +342,7 @@ def read_meta(
     if q.meta not in ("issue", "publication", "byline"):
         return None
     for s in sentences:
-        value = getattr(s.meta, q.meta if q.meta != "byline" else "byline", None)
+        value = getattr(s.meta, q.meta)
         if not value:
             continue
         found = _locate(documents(s.source), value)

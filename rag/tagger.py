@@ -15,7 +15,6 @@ asked (a few milliseconds).
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
@@ -46,11 +45,6 @@ def _model() -> Any:
     return lac
 
 
-def warm() -> None:
-    """Load the model now (the first question would otherwise pay ~1 s for it)."""
-    tag("预热")
-
-
 def tag(text: str) -> tuple[Token, ...]:
     """Words of `text` with their LAC tags; offsets into `text`. Whitespace is skipped."""
     if not text.strip():
@@ -70,7 +64,3 @@ def tag(text: str) -> tuple[Token, ...]:
             if word.strip():
                 out.append((piece_start + start, piece_start + end, str(label)))
     return tuple(out)
-
-
-def tag_many(texts: Sequence[str]) -> list[tuple[Token, ...]]:
-    return [tag(t) for t in texts]

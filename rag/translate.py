@@ -60,11 +60,6 @@ def _reverse() -> dict[str, frozenset[str]]:
 _lock = threading.Lock()
 
 
-def warm() -> None:
-    with _lock:
-        _reverse()
-
-
 def english_terms(question: str) -> list[str]:
     """Content words and adjacent pairs of an English question, stemmed."""
     words = [_stem(w) for w in _WORD.findall(question.lower()) if w not in _STOP]
