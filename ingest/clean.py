@@ -36,6 +36,16 @@ continuation is body text: the next line starts with punctuation, 的 or a lower
 word, or with a one- or two-character clause, or a dictionary word runs across the break
 ("…企业互联共" + "享平台…").
 
+Layout first: the rules above are for text extracted from a page layout. A plain-text,
+HTML, DOCX or Markdown article written as prose has none of that debris, and the same rules
+would misfire on it (a one-line report "…排名第16 | 韩联社" looks like a heading, a credit
+line like a caption). `detect_layout` decides per document from evidence: PDF extraction,
+lines broken mid-sentence, page numbers or jump lines, form feeds. Prose keeps every line
+except separators and explicit bylines; each line (or block of adjacent broken lines) is a
+paragraph, and a document made only of heading-like lines keeps them as its text. A page
+layout document whose rules leave no text at all is read as prose instead, so no document
+is dropped for its shape; `Cleaned.dropped` says which rules removed what.
+
 Trade-off: kept text must be made of contiguous spans of the original, so a caption
 dropped from the middle of a sentence splits that sentence into two fragments, one
 ending before the caption and one starting after it. The fragments stay in order in the
@@ -72,6 +82,17 @@ class Kind(StrEnum):
 DROPPED = frozenset({Kind.CAPTION, Kind.FURNITURE, Kind.TOC, Kind.LIST})
 
 
+class Layout(StrEnum):
+    PAGE = "page"  # extracted from a page layout: broken lines, furniture, captions
+    PROSE = "prose"  # an article as written: paragraphs on their own lines
+
+
+@dataclass(frozen=True)
+class LayoutEvidence:
+    layout: Layout
+    reason: str  # shown by `rag info` and in the ingest log, e.g. "PDF extraction"
+
+
 @dataclass(frozen=True)
 class Line:
     start: int  # first non-whitespace character
@@ -104,6 +125,18 @@ class Cleaned:
     lines: tuple[Line, ...]
     kinds: tuple[Kind, ...]
     blocks: tuple[Block, ...]  # reading order; inline blocks follow their paragraph
+    layout: LayoutEvidence = LayoutEvidence(Layout.PAGE, "assumed")
+
+    def dropped(self) -> dict[Kind, int]:
+        """Lines whose text reaches no chunk, counted by the rule that dropped them."""
+        out: dict[Kind, int] = {}
+        for kind in self.kinds:
+            if kind in DROPPED:
+                out[kind] = out.get(kind, 0) + 1
+        return out
+
+    def has_text(self) -> bool:
+        return any(b.kind is Kind.BODY for b in self.blocks)
 
     def line_text(self, index: int) -> str:
         line = self.lines[index]
@@ -463,7 +496,10 @@ _TITLE_MAX = 40  # an unfinished one-line paragraph this short before a byline i
 class _Assembler:
     """Walks the classified lines once, rebuilding paragraphs (see the module docstring)."""
 
-    def __init__(self, texts: Sequence[str], lines: Sequence[Line], kinds: list[Kind]):
+    def __init__(
+        self, texts: Sequence[str], lines: Sequence[Line], kinds: list[Kind], prose: bool = False
+    ):
+        self.prose = prose  # prose: no lines jumped, only adjacent lines rejoined
         self.texts = texts
         self.lines = lines
         self.kinds = kinds
@@ -490,7 +526,7 @@ class _Assembler:
         return bool(self.para) and not is_closed(self.texts[self.para[-1]])
 
     def _can_jump(self, i: int) -> bool:
-        if not self._dangling() or len(self.pending) >= _MAX_JUMP:
+        if self.prose or not self._dangling() or len(self.pending) >= _MAX_JUMP:
             return False
         if self.kinds[i] not in _JUMPABLE:
             return False
@@ -498,7 +534,8 @@ class _Assembler:
 
     def _body(self, i: int) -> None:
         line = self.lines[i]
-        if self._dangling() and not starts_paragraph(self.texts[i]):
+        joins = not self.prose or line.gap == 0
+        if joins and self._dangling() and not starts_paragraph(self.texts[i]):
             if self.pending:  # dropped lines in between: the paragraph gets a new span
                 self.spans.append((line.start, line.end))
                 self.jumped.extend(self.pending)
@@ -541,9 +578,69 @@ class _Assembler:
         return Block(self.kinds[i], ((line.start, line.end),), i, picture, inline)
 
 
-def clean(text: str) -> Cleaned:
+# --- layout ------------------------------------------------------------------------
+
+_BROKEN_MIN_CHARS = 15  # shorter unfinished lines are as likely headings or list items
+_BROKEN_SHARE = 0.1  # of the long non-heading lines
+_BROKEN_MIN = 2
+
+
+def detect_layout(text: str, container: str | None = None) -> LayoutEvidence:
+    """Page layout or prose, from what the text shows (see the module docstring)."""
+    if container == "pdf":
+        return LayoutEvidence(Layout.PAGE, "PDF extraction")
+    if "\f" in text:
+        return LayoutEvidence(Layout.PAGE, "form feeds (page breaks)")
+    texts = [text[line.start : line.end] for line in split_lines(text)]
+    marks = sum(1 for t in texts if _PAGE.match(t) or (_JUMP.match(t) and len(squeeze(t)) <= 12))
+    if marks >= 2:
+        return LayoutEvidence(Layout.PAGE, f"{marks} page-number or jump lines")
+    prose = [
+        i
+        for i, t in enumerate(texts[:-1])  # the last line has nothing to continue into
+        if len(squeeze(t)) >= _BROKEN_MIN_CHARS and not heading_like(t)
+    ]
+    broken = sum(
+        1
+        for i in prose
+        if not is_closed(texts[i])
+        and not _MD_HEADING.match(texts[i])
+        and not starts_paragraph(texts[i + 1])  # "■…" or "一、…" after a summary line
+    )
+    if broken >= _BROKEN_MIN and broken >= _BROKEN_SHARE * len(prose):
+        return LayoutEvidence(Layout.PAGE, f"{broken} of {len(prose)} lines broken mid-sentence")
+    return LayoutEvidence(Layout.PROSE, "paragraphs end their sentences")
+
+
+def _classify_prose(texts: Sequence[str]) -> list[Kind]:
+    """Prose: headings, explicit bylines and separators; everything else is text."""
+    kinds = []
+    for t in texts:
+        if _MD_HEADING.match(t):
+            kinds.append(Kind.HEADING)
+        elif not any(c.isalnum() for c in t) or _PAGE.match(t):  # "* * *", "——", "- 12 -"
+            kinds.append(Kind.FURNITURE)
+        elif len(squeeze(t)) <= 30 and (parsed := parse_byline(t)) and parsed.explicit:
+            kinds.append(Kind.BYLINE)
+        else:
+            kinds.append(Kind.HEADING if heading_like(t) else Kind.BODY)
+    return kinds
+
+
+def clean(text: str, layout: LayoutEvidence | None = None) -> Cleaned:
+    """Classify and rejoin; `layout` defaults to what `detect_layout` finds in the text."""
+    layout = layout or detect_layout(text)
     lines = split_lines(text)
     texts = [text[line.start : line.end] for line in lines]
-    kinds = classify(texts, lines)
-    blocks = _Assembler(texts, lines, kinds).run()
-    return Cleaned(text, tuple(lines), tuple(kinds), tuple(blocks))
+    if layout.layout is Layout.PAGE:
+        kinds = classify(texts, lines)
+        blocks = _Assembler(texts, lines, kinds).run()
+        cleaned = Cleaned(text, tuple(lines), tuple(kinds), tuple(blocks), layout)
+        if cleaned.has_text() or not lines:
+            return cleaned
+        layout = LayoutEvidence(Layout.PROSE, f"{layout.reason}, but page rules left no text")
+    kinds = _classify_prose(texts)
+    if not any(k is Kind.BODY for k in kinds):  # only titles: they are the text
+        kinds = [Kind.BODY if k in (Kind.HEADING, Kind.BYLINE) else k for k in kinds]
+    blocks = _Assembler(texts, lines, kinds, prose=True).run()
+    return Cleaned(text, tuple(lines), tuple(kinds), tuple(blocks), layout)

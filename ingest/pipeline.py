@@ -473,13 +473,20 @@ def _parse(
         skipped.append(Skipped(item.source, f"could not be parsed ({type(exc).__name__}: {exc})"))
         return None
     if not parsed.chunks:
-        skipped.append(Skipped(item.source, "no text found after cleaning"))
+        skipped.append(Skipped(item.source, parsed.why_empty()))
         return None
     spans = dict.fromkeys(span for c in parsed.chunks for span in c.sentences)
     keys = [(item.source, a, b) for a, b in spans]
     part = _FilePart(
         document=StoredDocument(item.source, doc.sha256, doc.encoding, doc.text),
-        record=FileRecord(doc.sha256, doc.encoding, len(parsed.articles), len(parsed.chunks)),
+        record=FileRecord(
+            doc.sha256,
+            doc.encoding,
+            len(parsed.articles),
+            len(parsed.chunks),
+            layout=parsed.layout.layout.value,
+            layout_reason=parsed.layout.reason,
+        ),
         chunks=[replace(c, source=item.source) for c in parsed.chunks],
         sentence_keys=keys,
         vectors=np.zeros((len(parsed.chunks), dim), np.float32),

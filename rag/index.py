@@ -56,6 +56,8 @@ class FileRecord:
     articles: int
     chunks: int
     complete: bool = True  # False: committed in part by an interrupted ingest
+    layout: str = ""  # cleaning rules applied: "page" (PDF-like) or "prose" (rag.ingest.clean)
+    layout_reason: str = ""  # the evidence, e.g. "12 of 80 lines broken mid-sentence"
 
 
 @dataclass(frozen=True)

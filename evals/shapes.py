@@ -1,0 +1,109 @@
+"""The demo corpus in other shapes, so retrieval and cleaning are measured beyond one layout.
+
+The demo corpus is long magazine articles and newspaper pages extracted from PDF: broken
+lines, page furniture, several articles per file. Other corpora look nothing like it, so
+the gold set also runs on two shapes generated from the same text (the gold evidence stays
+verbatim, only the packaging changes):
+
+* ``paragraphs``: every paragraph of every article as its own ``.txt`` file, with no title,
+  no byline and no furniture: short web-news passages, one per file.
+* ``markdown``: every article as a clean ``.md`` file, its title a ``#`` heading and its
+  subheadings ``##``, one paragraph per line block.
+* ``demo``: the corpus as shipped.
+
+Generation is deterministic (the same corpus gives byte-identical files), so an index
+built from a shape is reused across runs: ingest is incremental by file checksum.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from rag.ingest.clean import Kind, clean
+from rag.ingest.pipeline import discover
+from rag.ingest.readers import read_document
+from rag.ingest.segment import Segment, segment_blocks
+
+Shape = Literal["demo", "paragraphs", "markdown"]
+SHAPES: tuple[Shape, ...] = ("demo", "paragraphs", "markdown")
+
+
+@dataclass(frozen=True)
+class ShapedFile:
+    name: str  # relative path inside the shape's directory
+    text: str
+
+
+def _articles(corpus: Path) -> Iterator[tuple[str, list[tuple[Segment, list[str]]]]]:
+    """(file stem, [(segment, text of each content block)]) per corpus file, sorted."""
+    inputs, _ = discover([corpus])
+    for item in sorted(inputs, key=lambda i: i.source):
+        doc = read_document(item.path, item.root)
+        cleaned = clean(doc.text)
+        segments = segment_blocks(cleaned)
+        stem = Path(item.source).with_suffix("").as_posix().replace("/", "_")
+        yield stem, [(s, [cleaned.block_text(b).strip() for b in s.content]) for s in segments]
+
+
+def shape_files(corpus: Path, shape: Shape) -> list[ShapedFile]:
+    """The files of `corpus` rewritten in `shape` (``demo``: the files as they are)."""
+    if shape == "demo":
+        inputs, _ = discover([corpus])
+        return [
+            ShapedFile(i.source, i.path.read_text("utf-8", errors="surrogateescape"))
+            for i in sorted(inputs, key=lambda i: i.source)
+        ]
+    out: list[ShapedFile] = []
+    for stem, segments in _articles(corpus):
+        for a, (seg, texts) in enumerate(segments):
+            if shape == "paragraphs":
+                bodies = [t for b, t in zip(seg.content, texts, strict=True) if _body(b.kind)]
+                out += [
+                    ShapedFile(f"{stem}-{a:03d}-{p:03d}.txt", t + "\n")
+                    for p, t in enumerate(bodies)
+                    if t
+                ]
+            else:
+                out.append(ShapedFile(f"{stem}-{a:03d}.md", _markdown(seg, texts)))
+    return out
+
+
+def _body(kind: Kind) -> bool:
+    return kind is Kind.BODY
+
+
+def _markdown(seg: Segment, texts: Sequence[str]) -> str:
+    lines = [f"# {seg.article.title.strip()}", ""]
+    for block, text in zip(seg.content, texts, strict=True):
+        if not text:
+            continue
+        lines += [f"## {text}" if block.kind is Kind.HEADING else text, ""]
+    return "\n".join(lines)
+
+
+def write_shape(corpus: Path, shape: Shape, out: Path) -> Path:
+    """Materialise `shape` under `out/<shape>/` (only files whose content changed are
+    rewritten, stale ones removed) and return that directory."""
+    if shape == "demo":
+        return corpus
+    target = out / shape
+    target.mkdir(parents=True, exist_ok=True)
+    files = shape_files(corpus, shape)
+    wanted = {f.name for f in files}
+    for old in target.iterdir():
+        if old.is_file() and old.name not in wanted:
+            old.unlink()
+    for f in files:
+        path = target / f.name
+        data = f.text.encode("utf-8")
+        if not path.is_file() or _digest(path.read_bytes()) != _digest(data):
+            path.write_bytes(data)
+    return target
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
