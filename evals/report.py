@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -312,3 +312,50 @@ def console_summary(summary: dict[str, Any], configs: Sequence[str], modes: Sequ
             f"short answers exact {_fmt(a['short_exact'])}%, p50 {a['latency_p50_ms']:.0f} ms"
         )
     return "\n".join(lines)
+
+
+def shapes_markdown(
+    summaries: Mapping[str, dict[str, Any]],
+    configs: Sequence[str],
+    modes: Sequence[str],
+    meta: dict[str, Any],
+    split: str = "all",
+) -> str:
+    """One table per metric family, a row per (shape, config): the shapes side by side."""
+    lines = [
+        "# Retrieval and answers on every corpus shape",
+        "",
+        f"Gold set {meta.get('gold', '')}, split {split}; command `{meta.get('command', '')}`. "
+        "Each shape is the same text packaged differently (rag.evals.shapes); answerable items "
+        "whose evidence does not survive a shape are left out of that shape.",
+        "",
+        "| shape | config | n | hit@1 | hit@5 | mrr@10 | zh hit@1 | zh mrr@10 "
+        "| en hit@1 | en hit@5 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for shape, summary in summaries.items():
+        block = summary[split]
+        for name in configs:
+            s = block["retrieval"][name]
+            o, zh, en = s["overall"], s["by_lang"].get("zh", {}), s["by_lang"].get("en", {})
+            lines.append(
+                f"| {shape} | {name} | {o['n']:.0f} | {_fmt(o['hit@1'])} | {_fmt(o['hit@5'])} | "
+                f"{_fmt(o['mrr@10'])} | {_fmt(zh.get('hit@1'))} | {_fmt(zh.get('mrr@10'))} | "
+                f"{_fmt(en.get('hit@1'))} | {_fmt(en.get('hit@5'))} |"
+            )
+    for mode in modes:
+        lines += [
+            "",
+            f"Answers ({mode}):",
+            "",
+            "| shape | n | key facts | citation precision | refusal recall | false refusals |",
+            "|---|---|---|---|---|---|",
+        ]
+        for shape, summary in summaries.items():
+            a = summary[split]["answers"][mode]["overall"]
+            lines.append(
+                f"| {shape} | {a['n']:.0f} | {_fmt(a['key_fact_recall'])} | "
+                f"{_fmt(a['citation_precision'])} | {_fmt(a['refusal_recall'])} | "
+                f"{_fmt(a['false_refusal_rate'])} |"
+            )
+    return "\n".join(lines) + "\n"

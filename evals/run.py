@@ -40,6 +40,8 @@ DEFAULT_CONFIGS: dict[str, RetrievalParams] = {
     "dense": RetrievalParams(method="dense"),  # chunk + best-sentence cosine
     "hybrid-no-sentences": _NO_SENTENCES,
     "hybrid-rrf": RetrievalParams(fusion="rrf"),
+    # the fusion shipped before z-scores: min-max convex, equal weights
+    "hybrid-convex": RetrievalParams(fusion="convex", dense_weight_zh=0.5, dense_weight_en=0.5),
     "hybrid": RetrievalParams(),  # the shipped default
 }
 

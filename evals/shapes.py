@@ -18,16 +18,21 @@ built from a shape is reused across runs: ingest is incremental by file checksum
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
+from rag.evals.metrics import GoldItem, match_key
 from rag.ingest.clean import Kind, clean
 from rag.ingest.pipeline import discover
 from rag.ingest.readers import read_document
 from rag.ingest.segment import Segment, segment_blocks
 
+if TYPE_CHECKING:
+    from rag.embed import Embedder
+
+ProgressFn = Callable[[int, int], None]
 Shape = Literal["demo", "paragraphs", "markdown"]
 SHAPES: tuple[Shape, ...] = ("demo", "paragraphs", "markdown")
 
@@ -107,3 +112,28 @@ def write_shape(corpus: Path, shape: Shape, out: Path) -> Path:
 
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def build_shape_index(
+    corpus: Path,
+    shape: Shape,
+    shapes_dir: Path,
+    embedder: Embedder,
+    progress: ProgressFn | None = None,
+) -> Path:
+    """The index of `shape` under `shapes_dir`, (re)built incrementally from `corpus`."""
+    from rag.ingest.chunk import ChunkParams
+    from rag.ingest.pipeline import ingest
+
+    docs = write_shape(corpus, shape, shapes_dir)
+    index = shapes_dir / f"{shape}-index"
+    ingest([docs], index, embedder, ChunkParams(), prune=True, progress=progress)
+    return index
+
+
+def answerable_here(items: Sequence[GoldItem], documents: Iterable[str]) -> list[GoldItem]:
+    """The items a shape can be asked: every unanswerable one, and the answerable ones
+    whose evidence survives in its documents (metadata such as an issue number does not
+    survive the rewrite into bare paragraphs)."""
+    text = "\n".join(match_key(d) for d in documents)
+    return [i for i in items if not i.answerable or all(match_key(e) in text for e in i.evidence)]

@@ -165,6 +165,7 @@ def fusion_configs(shares: Sequence[float], rrf_ks: Sequence[int]) -> dict[str, 
         single = {"share_zh": share, "share_en": share}
         out[f"dense s={share}"] = _params("dense", 1.0, single)
         for w in WEIGHTS:
+            out[f"zscore w={w} s={share}"] = _params("zscore", w, single)
             out[f"convex w={w} s={share}"] = _params("convex", w, single)
             for k in rrf_ks:
                 out[f"rrf{k} w={w} s={share}"] = _params("rrf", w, single, rrf_k=k)
@@ -175,7 +176,7 @@ def fusion_configs(shares: Sequence[float], rrf_ks: Sequence[int]) -> dict[str, 
 def _params(fusion: str, w: float, shares: dict[str, float], rrf_k: int = 60) -> RetrievalParams:
     return RetrievalParams(
         method="dense" if fusion == "dense" else "hybrid",
-        fusion="rrf" if fusion == "rrf" else "convex",
+        fusion="convex" if fusion == "dense" else fusion,  # type: ignore[arg-type]
         dense_weight_zh=w,
         dense_weight_en=w,
         rrf_k=rrf_k,

@@ -21,6 +21,9 @@ from rag.config import Settings, load_settings
 from rag.errors import ConfigError, InvalidQuestionError, RagError
 
 if TYPE_CHECKING:
+    from rag.ask import Assistant
+    from rag.evals.metrics import GoldItem
+    from rag.evals.shapes import Shape
     from rag.ingest.pipeline import Committed, IngestReport, WorkEstimate
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -124,6 +127,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", choices=["all", "dev", "test"], default="all")
     p.add_argument("--limit", type=int, help="only the first N items (a quick look)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--shape",
+        action="append",
+        choices=["demo", "paragraphs", "markdown", "all"],
+        help="also run on the corpus rewritten in another shape (repeatable; 'all': every "
+        "shape side by side). demo uses --index; the others are built under --shapes-dir",
+    )
+    p.add_argument("--corpus", default="data/corpus", help="corpus the shapes are made from")
+    p.add_argument("--shapes-dir", default="data/shapes", help="where shaped corpora live")
     p.set_defaults(handler=_cmd_eval)
 
     p = sub.add_parser("serve", help="serve the assistant as an OpenAI-compatible API")
@@ -335,25 +347,67 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     modes = ["extractive", "llm"] if assistant.chat else ["extractive"]
     if args.mode != "auto":
         modes = [args.mode]
-    bar = None if args.quiet else _TqdmProgress(desc="evaluating", unit="question")
-    started = time.perf_counter()
-    results = evaluate(items, assistant, DEFAULT_CONFIGS, modes, progress=bar)
-    if bar is not None:
-        bar.close()
-    meta = {
-        "gold": str(gold),
-        "n_items": len(items),
-        "index": str(settings.index),
-        "n_chunks": len(assistant.index.chunks),
-        "model": settings.embed.model,
-        "seconds": time.perf_counter() - started,
-        "command": "rag " + " ".join(sys.argv[1:]) if sys.argv else "rag eval",
-    }
-    out = Path(args.out)
-    summary = report.write(out, results, items, list(DEFAULT_CONFIGS), modes, meta)
-    print(report.console_summary(summary, list(DEFAULT_CONFIGS), modes))
-    print(f"report: {out / 'report.md'}")
+    configs = list(DEFAULT_CONFIGS)
+    command = "rag " + " ".join(sys.argv[1:]) if sys.argv else "rag eval"
+    shapes = _shapes(args.shape)
+    summaries: dict[str, dict[str, Any]] = {}
+    for shape in shapes or ["demo"]:
+        shaped = assistant
+        if shape != "demo":
+            from rag.evals.shapes import build_shape_index
+
+            print(f"shape {shape}: building its index under {args.shapes_dir}", file=sys.stderr)
+            bar = None if args.quiet else _TqdmProgress(desc="embedding", unit="text")
+            index = build_shape_index(
+                Path(args.corpus), shape, Path(args.shapes_dir), assistant.embedder, bar
+            )
+            if bar is not None:
+                bar.close()
+            shaped = Assistant(settings.with_(index=index), embedder=assistant.embedder)
+        asked = _askable(items, shaped) if shapes else items
+        bar = None if args.quiet else _TqdmProgress(desc=f"evaluating {shape}", unit="question")
+        started = time.perf_counter()
+        results = evaluate(asked, shaped, DEFAULT_CONFIGS, modes, progress=bar)
+        if bar is not None:
+            bar.close()
+        meta = {
+            "gold": str(gold),
+            "n_items": len(asked),
+            "index": str(shaped.settings.index),
+            "n_chunks": len(shaped.index.chunks),
+            "model": settings.embed.model,
+            "seconds": time.perf_counter() - started,
+            "command": command,
+            **({"shape": shape} if shapes else {}),
+        }
+        out = Path(args.out) / shape if shapes else Path(args.out)
+        summaries[shape] = report.write(out, results, asked, configs, modes, meta)
+        if shapes:
+            print(f"shape {shape} ({len(asked)} items):")
+        print(report.console_summary(summaries[shape], configs, modes))
+        print(f"report: {out / 'report.md'}")
+    if shapes:
+        side = Path(args.out) / "shapes.md"
+        meta = {"gold": str(gold), "command": command}
+        side.write_text(report.shapes_markdown(summaries, configs, modes, meta), "utf-8")
+        print(f"shapes side by side: {side}")
     return 0
+
+
+def _shapes(requested: Sequence[str] | None) -> list[Shape]:
+    from rag.evals.shapes import SHAPES
+
+    if not requested:
+        return []
+    if "all" in requested:
+        return list(SHAPES)
+    return [s for s in SHAPES if s in requested]
+
+
+def _askable(items: Sequence[GoldItem], assistant: Assistant) -> list[GoldItem]:
+    from rag.evals.shapes import answerable_here
+
+    return answerable_here(items, (d.text for d in assistant.index.documents.values()))
 
 
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -380,6 +434,8 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_info(args: argparse.Namespace, settings: Settings) -> int:
+    from collections import Counter
+
     from rag.index import read_manifest
 
     manifest = read_manifest(settings.index)
@@ -397,11 +453,14 @@ def _cmd_info(args: argparse.Namespace, settings: Settings) -> int:
         f"files: {len(files)}   articles: {sum(f.articles for f in files.values())}   "
         f"chunks: {manifest.n_chunks}"
     )
+    layouts = Counter(rec.layout or "unrecorded" for rec in files.values())
+    print("cleaning: " + ", ".join(f"{n} {name} layout" for name, n in sorted(layouts.items())))
     for source, rec in sorted(files.items()):
         partly = "" if rec.complete else "  INCOMPLETE: re-run the ingest to finish it"
+        layout = f", {rec.layout} layout ({rec.layout_reason})" if rec.layout else ""
         print(
             f"  {source}  {rec.articles} articles, {rec.chunks} chunks, {rec.encoding}, "
-            f"sha256 {rec.sha256[:12]}{partly}"
+            f"sha256 {rec.sha256[:12]}{layout}{partly}"
         )
     return 0
 
