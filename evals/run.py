@@ -39,9 +39,9 @@ DEFAULT_CONFIGS: dict[str, RetrievalParams] = {
     "dense-chunk": replace(_NO_SENTENCES, method="dense"),  # plain FAISS over chunks
     "dense": RetrievalParams(method="dense"),  # chunk + best-sentence cosine
     "hybrid-no-sentences": _NO_SENTENCES,
-    "hybrid-rrf": RetrievalParams(fusion="rrf"),
+    "hybrid-rrf": RetrievalParams(fusion="rrf", fusion_en=None),
     # the fusion shipped before z-scores: min-max convex, equal weights
-    "hybrid-convex": RetrievalParams(fusion="convex", dense_weight_zh=0.5, dense_weight_en=0.5),
+    "hybrid-convex": RetrievalParams(fusion="convex", fusion_en=None, dense_weight_zh=0.5),
     "hybrid": RetrievalParams(),  # the shipped default
 }
 

@@ -177,6 +177,7 @@ def _params(fusion: str, w: float, shares: dict[str, float], rrf_k: int = 60) ->
     return RetrievalParams(
         method="dense" if fusion == "dense" else "hybrid",
         fusion="convex" if fusion == "dense" else fusion,  # type: ignore[arg-type]
+        fusion_en=None,
         dense_weight_zh=w,
         dense_weight_en=w,
         rrf_k=rrf_k,
