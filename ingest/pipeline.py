@@ -16,6 +16,7 @@ left (texts to embed, and the time it takes at the rate measured on the first ba
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -37,6 +38,7 @@ from rag.index import (
     SentenceKey,
     SentenceStore,
     StoredDocument,
+    read_manifest,
     write_index,
     write_lock,
 )
@@ -164,6 +166,20 @@ class _FilePart:
 def indexed_text(chunk: Chunk) -> str:
     """What the model and BM25 see for a chunk: its article title gives the context."""
     return f"{chunk.title}\n{chunk.text}" if chunk.title else chunk.text
+
+
+def chunk_params_for(
+    index_path: Path, *, max_chars: int | None = None, overlap: int | None = None
+) -> ChunkParams:
+    """Chunk parameters for an ingest into `index_path`: what was asked for, else what the
+    index was built with (so adding a file never re-chunks the others), else the defaults."""
+    base = ChunkParams()
+    with contextlib.suppress(RagError, TypeError):  # no index yet, or one ingest reports on
+        base = ChunkParams(**read_manifest(index_path).chunker)
+    return ChunkParams(
+        max_chars=base.max_chars if max_chars is None else max_chars,
+        overlap=base.overlap if overlap is None else overlap,
+    )
 
 
 def discover(paths: Sequence[str | Path]) -> tuple[list[_Input], list[Skipped]]:

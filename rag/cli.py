@@ -60,8 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_embed(p)
     p.add_argument("--prune", action="store_true", help="remove files not among the inputs")
     p.add_argument("--rebuild", action="store_true", help="re-process every file from scratch")
-    p.add_argument("--max-chars", type=int, help="chunk size in non-space characters")
-    p.add_argument("--overlap", type=int, help="sentences repeated between adjacent chunks")
+    p.add_argument(
+        "--max-chars",
+        type=int,
+        help="chunk size in non-space characters (default: the index's own, else 400)",
+    )
+    p.add_argument(
+        "--overlap",
+        type=int,
+        help="sentences repeated between adjacent chunks (default: the index's, else 1)",
+    )
     p.add_argument(
         "--max-file-mb",
         type=float,
@@ -185,14 +193,9 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from rag.embed import SentenceTransformerEmbedder
-    from rag.ingest.chunk import ChunkParams
-    from rag.ingest.pipeline import ingest
+    from rag.ingest.pipeline import chunk_params_for, ingest
 
-    defaults = ChunkParams()
-    params = ChunkParams(
-        max_chars=args.max_chars or defaults.max_chars,
-        overlap=defaults.overlap if args.overlap is None else args.overlap,
-    )
+    params = chunk_params_for(settings.index, max_chars=args.max_chars, overlap=args.overlap)
     bar = None if args.quiet else _TqdmProgress()
     try:
         report = ingest(

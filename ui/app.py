@@ -21,7 +21,7 @@ from rag.ask import Assistant, content_text
 from rag.errors import RagError, ServeError
 from rag.index import Index
 from rag.ingest.chunk import ChunkParams
-from rag.ingest.pipeline import IngestReport, ingest
+from rag.ingest.pipeline import IngestReport, chunk_params_for, ingest
 from rag.ingest.readers import SUPPORTED_SUFFIXES
 from rag.llm import Message
 from rag.present import citation_label
@@ -183,10 +183,7 @@ class ChatPage:
 
     def _chunk_params(self) -> ChunkParams:
         """Chunk new files like the rest of the index, so nothing gets re-chunked."""
-        try:
-            return ChunkParams(**self.assistant.index.manifest.chunker)
-        except RagError:
-            return ChunkParams()
+        return chunk_params_for(self.assistant.settings.index)
 
     def header(self) -> str:
         try:
