@@ -13,7 +13,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup browser demo ingest ui test lint typecheck pytest bench eval clean
+.PHONY: setup browser demo ingest ui test test-fast lint typecheck pytest bench eval clean
 
 setup: $(VENV)/.installed
 
@@ -68,6 +68,10 @@ pytest: setup browser
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# The fast tier: lint and every test that needs neither the model nor a browser (< 1 min).
+test-fast: lint
+	$(BIN)/pytest -m "not slow" -q
 
 clean:
 	rm -rf build $(INDEX) artifacts .pytest_cache .mypy_cache .ruff_cache
