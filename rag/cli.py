@@ -456,8 +456,14 @@ def _cmd_info(args: argparse.Namespace, settings: Settings) -> int:
         f"files: {len(files)}   articles: {sum(f.articles for f in files.values())}   "
         f"chunks: {manifest.n_chunks}"
     )
-    layouts = Counter(rec.layout or "unrecorded" for rec in files.values())
-    print("cleaning: " + ", ".join(f"{n} {name} layout" for name, n in sorted(layouts.items())))
+    layouts = Counter(rec.layout for rec in files.values())
+    print(
+        "cleaning: "
+        + ", ".join(
+            f"{n} {name} layout" if name else f"{n} not recorded (ingested by an earlier version)"
+            for name, n in sorted(layouts.items())
+        )
+    )
     for source, rec in sorted(files.items()):
         partly = "" if rec.complete else "  INCOMPLETE: re-run the ingest to finish it"
         layout = f", {rec.layout} layout ({rec.layout_reason})" if rec.layout else ""

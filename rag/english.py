@@ -179,7 +179,10 @@ def romanise_place(text: str) -> str | None:
     for zh, en in _PLACE_SUFFIX:
         if text.endswith(zh) and len(text) > len(zh):
             return f"{_syllables(text[: -len(zh)]).capitalize()} {en}"
-    return _syllables(text).capitalize()
+    from rag.translate import english_name
+
+    # Foreign places are not spelt in pinyin: 卡塔尔 is Qatar, not Kataer.
+    return english_name(text) or _syllables(text).capitalize()
 
 
 def romanise_person(text: str) -> str | None:

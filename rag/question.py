@@ -113,7 +113,8 @@ _EN_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "rank",
         re.compile(
-            r"\bwhat (?:rank|position|place)\b|\branked?\b|\branking\b|\bwhich place\b.*\brank",
+            r"\bwhat (?:rank|position|place)\b|\branked?\b|\branking\b|\bwhich place\b.*\brank"
+            r"|\bwhere (?:did|does|do|will)\b.{0,80}\b(?:finish|rank|place|come|stand)\b",
             re.I,
         ),
     ),

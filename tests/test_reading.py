@@ -33,6 +33,8 @@ from rag.spans import typed_spans
         ("In which year did Yunhe start its bid?", "date"),
         ("Who is the chairman of the company?", "person"),
         ("Why did the festival move?", "reason"),
+        ("Where did South Korea finish at the Qatar World Cup?", "rank"),
+        ("Where was the award ceremony held?", "place"),
     ],
 )
 def test_expected_answer_type(question: str, type_: str) -> None:
@@ -84,6 +86,7 @@ def test_typed_spans_are_verbatim_and_typed() -> None:
         ("第15位", "rank", "15th"),
         ("全省第一", "rank", "1st in the province"),
         ("长兴县", "place", "Changxing County"),
+        ("卡塔尔", "place", "Qatar"),  # a foreign place: its English name, not pinyin
         ("2024年5月27日", "date", "May 27, 2024"),
         ("百分之十二", "percent", "12%"),
         ("叶诗蕾", "person", "Ye Shilei"),
