@@ -203,6 +203,10 @@ def _load_previous(path: Path, manifest_expected: Manifest) -> Index | None:
         return None
     old = Index.load(path)  # format version problems surface as IndexMismatchError
     old.check_model(manifest_expected.embed_model, manifest_expected.embed_checksum)
+    if old.manifest.embed_backend != manifest_expected.embed_backend:
+        # Compatible for queries, but one index holds one backend's vectors.
+        log.info("embedding backend changed: re-embedding every file")
+        return None
     if old.manifest.chunker != manifest_expected.chunker:
         log.info("chunker parameters changed: re-chunking every file")
         return None
@@ -291,6 +295,8 @@ def _ingest_locked(
         passage_prompt=embedder.prompt("passage"),
         chunker=asdict(params),
         files={},
+        embed_backend=embedder.backend,
+        embed_backend_checksum=getattr(embedder, "backend_checksum", ""),
     )
     old = None if rebuild else _load_previous(index_path, expected)
     old_parts = _old_parts(old) if old else {}
