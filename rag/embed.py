@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -54,6 +54,18 @@ class Embedder(Protocol):
         ...
 
     def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:  # (n, dim) float32
+        ...
+
+
+@runtime_checkable
+class ContextEmbedder(Protocol):
+    """An embedder that also pools vectors of character spans from a text's own forward pass."""
+
+    def embed_in_context(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Passage vectors of `texts` (n, dim), and for text i a (len(spans[i]), dim) array:
+        the mean of its tokens overlapping each span, normalised (a zero row: no tokens)."""
         ...
 
 
@@ -207,6 +219,15 @@ class SentenceTransformerEmbedder:
         if kind == "query" and len(texts) == 1:
             self._remember(texts[0], vectors[0])
         return vectors
+
+    def embed_in_context(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        if self._settings.backend != "onnx":
+            raise ModelError("sentence vectors pooled in context need RAG_EMBED_BACKEND=onnx")
+        return self._onnx.encode_spans(
+            texts, spans, self.prompt("passage"), self._settings.batch_size
+        )
 
     def _remember(self, text: str, vector: np.ndarray) -> None:
         self._query_cache[text] = vector

@@ -74,6 +74,7 @@ class Manifest:
     # which were all torch: the defaults read them as they were built (no format change).
     embed_backend: str = "torch"
     embed_backend_checksum: str = ""
+    sentence_vectors: str = "separate"  # or "pooled" (rag.ingest.pipeline.SENTENCE_VECTORS)
     keyword_tokenizer: str = TOKENIZER_NAME
     sentence_tagger: str = TAGGER_NAME
     format_version: int = FORMAT_VERSION

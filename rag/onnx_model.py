@@ -98,15 +98,69 @@ class OnnxEncoder:
             out[rows] = vectors
         return out if out is not None else np.zeros((0, 0), np.float32)
 
+    def encode_spans(
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Sequence[tuple[int, int]]],
+        prompt: str,
+        batch_size: int,
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Each text's vector and, from the same forward pass, one vector per character span
+        of it: the mean of the tokens overlapping the span, in the text's context.
+
+        A span without a token (truncated away) gets a zero row; the caller embeds it apart.
+        """
+        full = [prompt + t for t in texts]
+        order = sorted(range(len(full)), key=lambda i: -len(full[i]))
+        vectors: list[np.ndarray] = [np.zeros(0, np.float32)] * len(full)
+        span_vectors: list[np.ndarray] = [np.zeros(0, np.float32)] * len(full)
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            encodings = self.tokenizer.encode_batch([full[i] for i in rows])
+            states, mask = self._states(encodings)
+            pooled = _mean(states, mask)
+            for k, i in enumerate(rows):
+                vectors[i] = pooled[k]
+                shifted = [(a + len(prompt), b + len(prompt)) for a, b in spans[i]]
+                span_mask = _span_mask(encodings[k].offsets, mask[k], shifted)
+                span_vectors[i] = _mean(
+                    np.broadcast_to(states[k], (len(shifted), *states[k].shape)), span_mask
+                )
+        dim = vectors[0].shape[0] if full else 0
+        return np.vstack(vectors) if full else np.zeros((0, dim), np.float32), span_vectors
+
     def _pooled(self, texts: list[str]) -> np.ndarray:
-        encodings = self.tokenizer.encode_batch(texts)
+        states, mask = self._states(self.tokenizer.encode_batch(texts))
+        return _mean(states, mask)
+
+    def _states(self, encodings: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+        """(batch, tokens, dim) last hidden states and the (batch, tokens) attention mask."""
         ids = np.array([e.ids for e in encodings], np.int64)  # padded to the longest
         mask = np.array([e.attention_mask for e in encodings], np.int64)
         (states,) = self.session.run(None, {"input_ids": ids, "attention_mask": mask})
-        weights = mask[..., None].astype(np.float32)  # (batch, tokens, 1)
-        means = np.einsum("btd,bt->bd", states, weights[..., 0]) / weights.sum(axis=1)
-        norms = np.linalg.norm(means, axis=1, keepdims=True)
-        return (means / np.maximum(norms, 1e-12)).astype(np.float32)
+        return states, mask
+
+
+def _mean(states: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """L2-normalised mean of the masked token states: (b, t, d), (b, t) -> (b, d)."""
+    weights = mask.astype(np.float32)
+    sums = np.einsum("btd,bt->bd", states, weights)
+    means = sums / np.maximum(weights.sum(axis=1, keepdims=True), 1.0)
+    norms = np.linalg.norm(means, axis=1, keepdims=True)
+    return (means / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def _span_mask(
+    offsets: Sequence[tuple[int, int]], mask: np.ndarray, spans: Sequence[tuple[int, int]]
+) -> np.ndarray:
+    """(len(spans), tokens): 1 where a real token overlaps the character span."""
+    starts = np.array([a for a, _ in offsets])
+    ends = np.array([b for _, b in offsets])
+    real = (mask > 0) & (ends > starts)  # special tokens have empty offsets
+    out = np.zeros((len(spans), len(offsets)), np.int64)
+    for j, (a, b) in enumerate(spans):
+        out[j] = real & (starts < b) & (ends > a)
+    return out
 
 
 # ----------------------------------------------------------------------------- internals
