@@ -82,7 +82,7 @@ def test_in_context_vectors_are_the_chunk_vectors_and_pool_their_spans(
     assert not np.any(pooled[1][1])  # a span without tokens is a zero row
     # A sentence pooled in context is near, not equal to, the sentence embedded alone.
     alone = onnx_embedder.embed(["长兴县捧获冠军鼎。"], "passage")[0]
-    assert 0.7 < float(pooled[0][1] @ alone) < 0.9999
+    assert 0.6 < float(pooled[0][1] @ alone) < 0.9999
 
 
 def test_export_is_cached_and_checksummed(
