@@ -7,9 +7,9 @@ Environment variables (all optional; CLI flags win over them):
   (default $XDG_CACHE_HOME/zhejiang-news-rag, else ~/.cache/zhejiang-news-rag)
 - RAG_EMBED_MODEL: sentence-transformers model id or local path
   (default bundled:multilingual-e5-small, which needs no download)
-- RAG_EMBED_BACKEND: what runs the embedding model: onnx (its int8 ONNX export, run by
-  onnxruntime; the default for the bundled model) or torch (sentence-transformers on PyTorch;
-  the default for any other model). openvino is not available in this build.
+- RAG_EMBED_BACKEND: what runs the embedding model: torch (sentence-transformers on
+  PyTorch, fp32; the default) or onnx (its int8 ONNX export, run by onnxruntime; not faster
+  on the 2-core AVX2 machines measured, see docs/benchmarks.md). openvino is not available.
 - RAG_QUERY_PROMPT / RAG_PASSAGE_PROMPT: text put before queries / passages
   (default: the model's own "query" and "passage" prompts)
 - OPENAI_API_KEY: its presence means an LLM is configured (else answers are extractive)
@@ -45,7 +45,7 @@ class EmbedSettings:
     query_prompt: str | None = None  # None: use the model's own prompt
     passage_prompt: str | None = None
     batch_size: int = 32
-    backend: Backend = "onnx"  # the default model's; load_settings picks torch for others
+    backend: Backend = "torch"
 
 
 @dataclass(frozen=True)
@@ -67,11 +67,12 @@ def default_cache_dir(env: Mapping[str, str]) -> Path:
     return base / APP_NAME
 
 
-def embed_backend(env: Mapping[str, str], model: str) -> Backend:
-    """RAG_EMBED_BACKEND, else onnx for the bundled model (docs/benchmarks.md says why)."""
+def embed_backend(env: Mapping[str, str]) -> Backend:
+    """RAG_EMBED_BACKEND, else torch: the only backend that met the quality bar at a speed
+    the others did not beat on this project's machines (docs/benchmarks.md)."""
     raw = (env.get("RAG_EMBED_BACKEND") or "").strip().lower()
     if not raw:
-        return "onnx" if model == DEFAULT_EMBED_MODEL else "torch"
+        return "torch"
     if raw == "openvino":
         raise ConfigError(
             "RAG_EMBED_BACKEND=openvino is not available in this build (its exporter needs "
@@ -153,7 +154,7 @@ def load_settings(
     model = embed_model or env.get("RAG_EMBED_MODEL") or DEFAULT_EMBED_MODEL
     embed = EmbedSettings(
         model=model,
-        backend=embed_backend(env, model),
+        backend=embed_backend(env),
         cache_dir=default_cache_dir(env),
         query_prompt=env.get("RAG_QUERY_PROMPT"),
         passage_prompt=env.get("RAG_PASSAGE_PROMPT"),

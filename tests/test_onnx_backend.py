@@ -108,9 +108,9 @@ def test_export_is_cached_and_checksummed(
 
 
 def test_backend_settings_and_compatibility() -> None:
-    assert load_settings({}).embed.backend == "onnx"
+    assert load_settings({}).embed.backend == "torch"
+    assert load_settings({"RAG_EMBED_BACKEND": " ONNX "}).embed.backend == "onnx"
     assert load_settings({"RAG_EMBED_BACKEND": "torch"}).embed.backend == "torch"
-    assert load_settings({"RAG_EMBED_MODEL": "/some/model"}).embed.backend == "torch"
     for bad in ("openvino", "cuda"):
         with pytest.raises(ConfigError, match="RAG_EMBED_BACKEND"):
             load_settings({"RAG_EMBED_BACKEND": bad})
