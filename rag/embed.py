@@ -190,6 +190,7 @@ class SentenceTransformerEmbedder:
         override = self._settings.query_prompt if kind == "query" else self._settings.passage_prompt
         if override is not None:
             return override
+        prompts: dict[str, str | None]
         if self._settings.backend == "onnx":
             raw = self._config("config_sentence_transformers.json").get("prompts")
             prompts = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}

@@ -281,7 +281,7 @@ def _export_fp32(model_dir: Path, out: Path) -> None:
 
         def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
             out = self.model(input_ids=input_ids, attention_mask=attention_mask)
-            return out.last_hidden_state  # type: ignore[no-any-return]
+            return out.last_hidden_state
 
     model = _Hidden(AutoModel.from_pretrained(str(model_dir), local_files_only=True)).eval()
     ids = torch.tensor([[0, 6, 7, 2], [0, 6, 2, 1]])
