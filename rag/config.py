@@ -8,8 +8,8 @@ Environment variables (all optional; CLI flags win over them):
 - RAG_EMBED_MODEL: sentence-transformers model id or local path
   (default bundled:multilingual-e5-small, which needs no download)
 - RAG_EMBED_BACKEND: what runs the embedding model: torch (sentence-transformers on
-  PyTorch, fp32; the default) or onnx (its int8 ONNX export, run by onnxruntime; not faster
-  on the 2-core AVX2 machines measured, see docs/benchmarks.md). openvino is not available.
+  PyTorch, fp32; the default) or onnx (its int8 ONNX export, run by onnxruntime: questions
+  about 3x faster, retrieval about a point lower; docs/benchmarks.md). No openvino.
 - RAG_QUERY_PROMPT / RAG_PASSAGE_PROMPT: text put before queries / passages
   (default: the model's own "query" and "passage" prompts)
 - OPENAI_API_KEY: its presence means an LLM is configured (else answers are extractive)
@@ -68,15 +68,15 @@ def default_cache_dir(env: Mapping[str, str]) -> Path:
 
 
 def embed_backend(env: Mapping[str, str]) -> Backend:
-    """RAG_EMBED_BACKEND, else torch: the only backend that met the quality bar at a speed
-    the others did not beat on this project's machines (docs/benchmarks.md)."""
+    """RAG_EMBED_BACKEND, else torch: the only backend that met the retrieval quality bar
+    on the gold test split (docs/benchmarks.md)."""
     raw = (env.get("RAG_EMBED_BACKEND") or "").strip().lower()
     if not raw:
         return "torch"
     if raw == "openvino":
         raise ConfigError(
-            "RAG_EMBED_BACKEND=openvino is not available in this build (its exporter needs "
-            "transformers < 5); use onnx or torch"
+            "RAG_EMBED_BACKEND=openvino is not available in this build (optimum-intel is not "
+            "installed); use onnx or torch"
         )
     if raw == "torch":
         return "torch"

@@ -118,13 +118,28 @@ def test_backend_settings_and_compatibility() -> None:
     assert not query_compatible("onnx-int8", "openvino-int8")
 
 
+NEWS = (
+    "湖州首次颁发生态鼎\n\n本报湖州电 湖州市日前首次颁发“生态鼎”。长兴县捧获生态文明冠军鼎。"
+    "另有4个区县成功夺鼎，安吉县获得两山转化鼎。\n\n全市共有12个乡镇获得表彰。\n"
+)
+
+
 def test_manifest_records_the_backend_and_queries_across_backends(
-    onnx_embedder: SentenceTransformerEmbedder, tmp_path: Path
+    onnx_embedder: SentenceTransformerEmbedder,
+    torch_embedder: SentenceTransformerEmbedder,
+    tmp_path: Path,
 ) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
-    shutil.copy(sorted(CORPUS.iterdir())[1], docs / "news.txt")
-    ingest([docs], tmp_path / "index", onnx_embedder, ChunkParams(), sentence_vectors="pooled")
+    (docs / "news.txt").write_text(NEWS, encoding="utf-8")
+    first = ingest([docs], tmp_path / "index", torch_embedder, ChunkParams())
+    assert Index.load(tmp_path / "index").manifest.embed_backend == "torch"
+    # Another backend re-embeds every file: one index holds one backend's vectors.
+    report = ingest(
+        [docs], tmp_path / "index", onnx_embedder, ChunkParams(), sentence_vectors="pooled"
+    )
+    assert report.chunks_embedded == first.chunks_embedded > 0
+    assert report.vectors_reused == 0
     index = Index.load(tmp_path / "index")
     m = index.manifest
     assert (m.embed_backend, m.sentence_vectors) == ("onnx-int8", "pooled")
