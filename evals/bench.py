@@ -1,6 +1,6 @@
 """Benchmarks. Figures are ratios measured within one run (these machines are noisy).
 
-    python -m rag.evals.bench ingest --corpus data/corpus     # ingest vs raw model encode
+    python -m rag.evals.bench ingest --corpus data/corpus     # before/after ingest (issue 12)
     python -m rag.evals.bench ask --index data/index          # warm ask() vs query embedding
     python -m rag.evals.bench cold --index data/index         # `rag ask` process start to answer
     python -m rag.evals.bench load --index data/index         # 10 two-turn sessions + an upload
@@ -37,9 +37,7 @@ from rag.embed import SentenceTransformerEmbedder
 from rag.evals.metrics import load_gold, percentiles
 from rag.evals.run import default_gold_path
 from rag.index import Index
-from rag.ingest.chunk import ChunkParams
-from rag.ingest.pipeline import EMBED_BATCH, indexed_text, ingest
-from rag.text import join_lines, squeeze
+from rag.text import squeeze
 
 
 def _peak_rss_mb() -> float:
@@ -55,57 +53,6 @@ def _header(title: str, command: str) -> list[str]:
         f"{time.strftime('%Y-%m-%d')}",
         "",
     ]
-
-
-def bench_ingest(corpus: Path) -> str:
-    """Whole ingest (read, clean, chunk, embed chunks + sentences, index, write) against the
-    model encoding the same texts directly, in one process, model already loaded."""
-    embedder = SentenceTransformerEmbedder(load_settings().embed)
-    embedder.embed(["预热 warm-up"] * 8, "passage")
-    work = Path(tempfile.mkdtemp(prefix="rag-bench-"))
-    try:
-        report = ingest([corpus], work / "index", embedder, ChunkParams())
-        index = Index.load(work / "index")
-        chunk_texts = [indexed_text(c) for c in index.chunks]
-        docs = index.documents
-        sentence_texts = [join_lines(docs[s].text[a:b]) for s, a, b in index.sentence_rows]
-        t0 = time.perf_counter()
-        _encode(embedder, chunk_texts)
-        t_chunks = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        _encode(embedder, sentence_texts)
-        t_sentences = time.perf_counter() - t0
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    raw = t_chunks + t_sentences
-    lines = _header("Ingest throughput", f"python -m rag.evals.bench ingest --corpus {corpus}")
-    lines += [
-        "| measure | value |",
-        "|---|---|",
-        f"| files / articles / chunks / sentences | {report.files} / {report.articles} / "
-        f"{report.chunks} / {len(sentence_texts)} |",
-        f"| ingest wall time | {report.seconds:.1f} s ({report.chunks / report.seconds:.1f} "
-        "chunks/s) |",
-        f"| raw encode, chunks only | {t_chunks:.1f} s ({len(chunk_texts) / t_chunks:.1f} "
-        "chunks/s) |",
-        f"| raw encode, chunks + sentences (what ingest embeds) | {raw:.1f} s |",
-        f"| **ingest time / raw encode time** | **{report.seconds / raw:.2f}** "
-        f"(non-embedding share {max(0.0, 1 - raw / report.seconds) * 100:.0f} %) |",
-        f"| ingest chunks/s ÷ raw chunk-encode chunks/s | "
-        f"{(report.chunks / report.seconds) / (len(chunk_texts) / t_chunks):.2f} |",
-        f"| peak RSS (model loaded) | {_peak_rss_mb():.0f} MB |",
-    ]
-    return "\n".join(lines)
-
-
-def _encode(embedder: SentenceTransformerEmbedder, texts: Sequence[str]) -> None:
-    for i in range(0, len(texts), EMBED_BATCH):
-        embedder.model.encode(
-            list(texts[i : i + EMBED_BATCH]),
-            prompt=embedder.prompt("passage"),
-            normalize_embeddings=True,
-            batch_size=embedder._settings.batch_size,
-        )
 
 
 def bench_ask(index: Path, limit: int) -> str:
@@ -435,6 +382,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="what", required=True)
     p = sub.add_parser("ingest")
     p.add_argument("--corpus", default="data/corpus")
+    p.add_argument("--generated-files", type=int, default=300)
+    p.add_argument("--ask-limit", type=int, default=100)
     for name in ("ask", "cold", "load", "serve"):
         p = sub.add_parser(name)
         p.add_argument("--index", default="data/index")
@@ -444,7 +393,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.choices["serve"].add_argument("--clients", type=int, default=20)
     args = parser.parse_args(argv)
     if args.what == "ingest":
-        print(bench_ingest(Path(args.corpus)))
+        from rag.evals.bench_ingest import bench
+
+        print(bench(Path(args.corpus), args.generated_files, args.ask_limit))
     elif args.what == "ask":
         print(bench_ask(Path(args.index), args.limit))
     elif args.what == "cold":

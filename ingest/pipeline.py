@@ -22,12 +22,13 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
 
 from rag import tagger
-from rag.embed import Embedder
+from rag.embed import ContextEmbedder, Embedder
 from rag.errors import IngestError, RagError, UnreadableFileError
 from rag.fsutil import sha256_file
 from rag.index import (
@@ -54,6 +55,12 @@ from rag.types import Chunk
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, int], None]  # (texts embedded so far, texts to embed)
+# (chunk texts, character spans of each) -> (chunk vectors, span vectors of each chunk)
+SpansFn = Callable[[list[str], list[list[tuple[int, int]]]], tuple[np.ndarray, list[np.ndarray]]]
+# How sentence vectors are made: "separate" embeds each sentence on its own; "pooled" takes
+# the mean of its tokens in its chunk's forward pass (one pass for both; docs/benchmarks.md).
+SentenceVectors = Literal["separate", "pooled"]
+SENTENCE_VECTORS: SentenceVectors = "separate"
 EMBED_BATCH = 64
 COMMIT_EVERY = 60.0  # seconds of embedding between two batch commits
 _GROUP_TEXTS = 4 * EMBED_BATCH  # texts embedded between two looks at the clock
@@ -219,6 +226,13 @@ def _load_previous(path: Path, manifest_expected: Manifest) -> Index | None:
         return None
     old = Index.load(path)  # format version problems surface as IndexMismatchError
     old.check_model(manifest_expected.embed_model, manifest_expected.embed_checksum)
+    if old.manifest.embed_backend != manifest_expected.embed_backend:
+        # Compatible for queries, but one index holds one backend's vectors.
+        log.info("embedding backend changed: re-embedding every file")
+        return None
+    if old.manifest.sentence_vectors != manifest_expected.sentence_vectors:
+        log.info("sentence vector mode changed: re-embedding every file")
+        return None
     if old.manifest.chunker != manifest_expected.chunker:
         log.info("chunker parameters changed: re-chunking every file")
         return None
@@ -267,6 +281,7 @@ def ingest(
     commit_every: float = COMMIT_EVERY,
     on_estimate: EstimateFn | None = None,
     on_commit: CommitFn | None = None,
+    sentence_vectors: SentenceVectors = SENTENCE_VECTORS,
 ) -> IngestReport:
     started = time.perf_counter()
     inputs, skipped = discover(paths)
@@ -275,7 +290,7 @@ def ingest(
     with write_lock(index_path):
         return _ingest_locked(
             inputs, skipped, index_path, embedder, params, prune, rebuild, started,
-            _Hooks(progress, limits, commit_every, on_estimate, on_commit),
+            _Hooks(progress, limits, commit_every, on_estimate, on_commit), sentence_vectors,
         )  # fmt: skip
 
 
@@ -298,6 +313,7 @@ def _ingest_locked(
     rebuild: bool,
     started: float,
     hooks: _Hooks,
+    sentence_vectors: SentenceVectors,
 ) -> IngestReport:
     expected = Manifest(
         embed_model=embedder.model_id,
@@ -307,6 +323,9 @@ def _ingest_locked(
         passage_prompt=embedder.prompt("passage"),
         chunker=asdict(params),
         files={},
+        embed_backend=embedder.backend,
+        embed_backend_checksum=getattr(embedder, "backend_checksum", ""),
+        sentence_vectors="pooled" if _pools(embedder, sentence_vectors) else "separate",
     )
     old = None if rebuild else _load_previous(index_path, expected)
     old_parts = _old_parts(old) if old else {}
@@ -315,7 +334,13 @@ def _ingest_locked(
         raise _nothing_ingested(skipped)
     committer = _Committer(index_path, expected, parts, started, hooks.on_commit)
     embed_seconds = _embed_missing(
-        parts, embedder, hooks.progress, hooks.on_estimate, committer, hooks.commit_every
+        parts,
+        embedder,
+        hooks.progress,
+        hooks.on_estimate,
+        committer,
+        hooks.commit_every,
+        sentence_vectors,
     )
     chunks = committer.commit(final=True)
     escaped = [i.source for i in inputs if i.source != i.path.relative_to(i.root).as_posix()]
@@ -543,6 +568,7 @@ def _embed_missing(
     on_estimate: EstimateFn | None,
     committer: _Committer,
     commit_every: float,
+    sentence_vectors: SentenceVectors,
 ) -> float:
     """Embed every text without a vector, chunk group by chunk group, committing as we go."""
     todo = [p for p in parts if not p.complete]
@@ -572,9 +598,22 @@ def _embed_missing(
 
     if not total and on_estimate is not None:
         on_estimate(WorkEstimate(0, 0, committer.reused, 0.0))
+
+    def in_context(
+        texts: list[str], spans: list[list[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        nonlocal done
+        assert isinstance(embedder, ContextEmbedder)
+        vectors, pooled = embedder.embed_in_context(texts, spans)
+        done += len(texts) + sum(map(len, spans))
+        if progress:
+            progress(done, total)
+        return vectors, pooled
+
+    pooled = _pools(embedder, sentence_vectors)
     for part in todo:
         while not part.complete:
-            _embed_group(part, embed)
+            _embed_group(part, embed, in_context if pooled else None)
             now = time.perf_counter()
             if now - last_commit >= max(commit_every, 10 * committer.last_cost):
                 committer.commit()
@@ -582,8 +621,22 @@ def _embed_missing(
     return time.perf_counter() - started
 
 
-def _embed_group(part: _FilePart, embed: Callable[[list[str]], np.ndarray]) -> None:
-    """Embed the next chunks of `part` (about _GROUP_TEXTS texts) and their sentences."""
+def _pools(embedder: Embedder, mode: SentenceVectors) -> bool:
+    """Pooled sentence vectors need token states: the ONNX backend gives them."""
+    return (
+        mode == "pooled" and isinstance(embedder, ContextEmbedder) and embedder.backend != "torch"
+    )
+
+
+def _embed_group(
+    part: _FilePart, embed: Callable[[list[str]], np.ndarray], in_context: SpansFn | None
+) -> None:
+    """Embed the next chunks of `part` (about _GROUP_TEXTS texts) and their sentences.
+
+    With `in_context` (SENTENCE_VECTORS "pooled"), a sentence's vector is pooled from its
+    tokens in the forward pass of the first chunk that holds it; sentences of reused chunks,
+    and any whose text is not found in its chunk, are embedded on their own.
+    """
     start = part.done
     end, n_texts = start, 0
     while end < len(part.chunks) and (end == start or n_texts < _GROUP_TEXTS):
@@ -593,16 +646,51 @@ def _embed_group(part: _FilePart, embed: Callable[[list[str]], np.ndarray]) -> N
     rows = [i for i in range(start, end) if not part.has_chunk[i]]
     srows = [i for i in range(first_sentence, last_sentence) if not part.has_sentence[i]]
     text = part.document.text
-    if rows:
+    keys = part.sentence_keys
+    if rows and in_context is not None:
+        _embed_in_context(part, rows, set(srows), in_context)
+        srows = [i for i in srows if not part.has_sentence[i]]
+    elif rows:
         part.vectors[rows] = embed([indexed_text(part.chunks[i]) for i in rows])
         part.has_chunk[rows] = True
     if srows:
-        keys = part.sentence_keys
         part.sentence_vectors[srows] = embed(
             [join_lines(text[keys[i][1] : keys[i][2]]) for i in srows]
         )
         part.has_sentence[srows] = True
     part.done = end
+
+
+def _embed_in_context(part: _FilePart, rows: list[int], wanted: set[int], fn: SpansFn) -> None:
+    """Chunk vectors of `rows`, and vectors of the `wanted` sentences pooled inside them."""
+    text, keys = part.document.text, part.sentence_keys
+    position = {key[1:]: i for i, key in enumerate(keys)}
+    texts, spans, owners = [], [], []
+    for i in rows:
+        chunk = part.chunks[i]
+        body = indexed_text(chunk)
+        offset, cursor = len(body) - len(chunk.text), 0
+        chunk_spans, chunk_owners = [], []
+        for span in chunk.sentences:
+            row = position[span]
+            found = chunk.text.find(join_lines(text[span[0] : span[1]]), cursor)
+            if row not in wanted or found < 0:
+                continue
+            cursor = found + len(join_lines(text[span[0] : span[1]]))
+            chunk_spans.append((offset + found, offset + cursor))
+            chunk_owners.append(row)
+            wanted.discard(row)  # the first chunk holding a sentence pools it
+        texts.append(body)
+        spans.append(chunk_spans)
+        owners.append(chunk_owners)
+    vectors, span_vectors = fn(texts, spans)
+    part.vectors[rows] = vectors
+    part.has_chunk[rows] = True
+    for chunk_owners, pooled in zip(owners, span_vectors, strict=True):
+        for row, vector in zip(chunk_owners, pooled, strict=True):
+            if np.any(vector):  # a span truncated away has no tokens: embedded apart
+                part.sentence_vectors[row] = vector
+                part.has_sentence[row] = True
 
 
 def _assemble(

@@ -231,7 +231,8 @@ class Assistant:
             manifest = read_manifest(self.settings.index)
             if self._index is None or self._index.manifest.data_dir != manifest.data_dir:
                 index = Index.load(self.settings.index)
-                index.check_model(self.embedder.model_id, self.embedder.checksum)
+                embedder = self.embedder
+                index.check_model(embedder.model_id, embedder.checksum, embedder.backend)
                 self._index = index
             self._stamp = stamp
             return self._index

@@ -7,6 +7,9 @@ Environment variables (all optional; CLI flags win over them):
   (default $XDG_CACHE_HOME/zhejiang-news-rag, else ~/.cache/zhejiang-news-rag)
 - RAG_EMBED_MODEL: sentence-transformers model id or local path
   (default bundled:multilingual-e5-small, which needs no download)
+- RAG_EMBED_BACKEND: what runs the embedding model: torch (sentence-transformers on
+  PyTorch, fp32; the default) or onnx (its int8 ONNX export, run by onnxruntime: questions
+  about 3x faster, retrieval about a point lower; docs/benchmarks.md). No openvino.
 - RAG_QUERY_PROMPT / RAG_PASSAGE_PROMPT: text put before queries / passages
   (default: the model's own "query" and "passage" prompts)
 - OPENAI_API_KEY: its presence means an LLM is configured (else answers are extractive)
@@ -23,7 +26,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from rag.errors import ConfigError
 from rag.ingest.limits import FILE_SIZE, INFLATED_SIZE, MARKUP_DEPTH, ReadLimits
@@ -32,6 +35,7 @@ from rag.llm import LLMConfig
 DEFAULT_EMBED_MODEL = "bundled:multilingual-e5-small"
 DEFAULT_LLM_MODEL = "gpt-4o-mini"
 APP_NAME = "zhejiang-news-rag"
+Backend = Literal["torch", "onnx"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class EmbedSettings:
     query_prompt: str | None = None  # None: use the model's own prompt
     passage_prompt: str | None = None
     batch_size: int = 32
+    backend: Backend = "torch"
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,24 @@ def default_cache_dir(env: Mapping[str, str]) -> Path:
     xdg = env.get("XDG_CACHE_HOME")
     base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
     return base / APP_NAME
+
+
+def embed_backend(env: Mapping[str, str]) -> Backend:
+    """RAG_EMBED_BACKEND, else torch: the only backend that met the retrieval quality bar
+    on the gold test split (docs/benchmarks.md)."""
+    raw = (env.get("RAG_EMBED_BACKEND") or "").strip().lower()
+    if not raw:
+        return "torch"
+    if raw == "openvino":
+        raise ConfigError(
+            "RAG_EMBED_BACKEND=openvino is not available in this build (optimum-intel is not "
+            "installed); use onnx or torch"
+        )
+    if raw == "torch":
+        return "torch"
+    if raw == "onnx":
+        return "onnx"
+    raise ConfigError(f"RAG_EMBED_BACKEND={raw!r} is not one of torch, onnx")
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
@@ -128,8 +151,10 @@ def load_settings(
 ) -> Settings:
     """Build Settings from the environment, with explicit arguments (CLI flags) winning."""
     env = os.environ if env is None else env
+    model = embed_model or env.get("RAG_EMBED_MODEL") or DEFAULT_EMBED_MODEL
     embed = EmbedSettings(
-        model=embed_model or env.get("RAG_EMBED_MODEL") or DEFAULT_EMBED_MODEL,
+        model=model,
+        backend=embed_backend(env),
         cache_dir=default_cache_dir(env),
         query_prompt=env.get("RAG_QUERY_PROMPT"),
         passage_prompt=env.get("RAG_PASSAGE_PROMPT"),

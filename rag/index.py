@@ -72,6 +72,11 @@ class Manifest:
     data_dir: str = ""
     checksums: dict[str, str] = field(default_factory=dict)
     n_chunks: int = 0
+    # What ran the model (rag.embed). Absent in indexes written before backends existed,
+    # which were all torch: the defaults read them as they were built (no format change).
+    embed_backend: str = "torch"
+    embed_backend_checksum: str = ""
+    sentence_vectors: str = "separate"  # or "pooled" (rag.ingest.pipeline.SENTENCE_VECTORS)
     keyword_tokenizer: str = TOKENIZER_NAME
     sentence_tagger: str = TAGGER_NAME
     format_version: int = FORMAT_VERSION
@@ -128,6 +133,18 @@ class StoredDocument:
 
 def chunk_id(chunk: Chunk) -> str:
     return f"{chunk.source}:{chunk.start}-{chunk.end}"
+
+
+# Backends whose vectors are interchangeable for queries, declared by measurement: the int8
+# ONNX export's vectors have mean cosine ≥ 0.99 to PyTorch's on every demo chunk
+# (tests/test_onnx_backend.py asserts it; docs/benchmarks.md has the retrieval figures).
+_QUERY_COMPATIBLE = frozenset({frozenset({"torch", "onnx-int8"})})
+
+
+def query_compatible(built_with: str, querying_with: str) -> bool:
+    return built_with == querying_with or (
+        frozenset({built_with, querying_with}) in _QUERY_COMPATIBLE
+    )
 
 
 def _chunk_to_json(chunk: Chunk) -> str:
@@ -256,15 +273,24 @@ class Index:
             f"{_rebuild_hint(path)}"
         )
 
-    def check_model(self, model_id: str, checksum: str) -> None:
+    def check_model(self, model_id: str, checksum: str, backend: str = "torch") -> None:
+        """The configured model can query this index: same weights, and a backend whose
+        vectors match the index's (`query_compatible`)."""
         m = self.manifest
-        if m.embed_model != model_id or m.embed_checksum != checksum:
-            raise IndexMismatchError(
-                f"index {self.path} was built with embedding model {m.embed_model!r} "
-                f"(checksum {m.embed_checksum}), but {model_id!r} (checksum {checksum}) is "
-                f"configured. Use the same model (RAG_EMBED_MODEL) or rebuild: "
-                f"rm -r {self.path} && rag ingest DOCS --index {self.path}"
-            )
+        if m.embed_model == model_id and m.embed_checksum == checksum:
+            if not query_compatible(m.embed_backend, backend):
+                raise IndexMismatchError(
+                    f"index {self.path} was built with the {m.embed_backend} backend, whose "
+                    f"vectors {backend} does not reproduce. Set RAG_EMBED_BACKEND to match, or "
+                    f"rebuild: rm -r {self.path} && rag ingest DOCS --index {self.path}"
+                )
+            return
+        raise IndexMismatchError(
+            f"index {self.path} was built with embedding model {m.embed_model!r} "
+            f"(checksum {m.embed_checksum}), but {model_id!r} (checksum {checksum}) is "
+            f"configured. Use the same model (RAG_EMBED_MODEL) or rebuild: "
+            f"rm -r {self.path} && rag ingest DOCS --index {self.path}"
+        )
 
     def _corrupt(self, what: str) -> IndexCorruptError:
         return IndexCorruptError(
