@@ -451,6 +451,7 @@ def _cmd_info(args: argparse.Namespace, settings: Settings) -> int:
     )
     print(f"embedding model: {manifest.embed_model}  checksum {manifest.embed_checksum}")
     print(f"  dim {manifest.dim}, prompts {manifest.query_prompt!r} / {manifest.passage_prompt!r}")
+    print(f"  backend {manifest.embed_backend}, sentence vectors {manifest.sentence_vectors}")
     print(f"chunker: {json.dumps(manifest.chunker)}   keyword: {manifest.keyword_tokenizer}")
     print(
         f"files: {len(files)}   articles: {sum(f.articles for f in files.values())}   "
