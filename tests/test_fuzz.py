@@ -81,7 +81,8 @@ def archives(draw: st.DrawFn) -> bytes:
                 unique=True,
             )
         ):
-            z.writestr(name, draw(st.one_of(st.binary(max_size=300), TEXT.map(str.encode))))
+            text = TEXT.map(lambda t: t.encode("utf-8", "surrogatepass"))  # lone surrogates too
+            z.writestr(name, draw(st.one_of(st.binary(max_size=300), text)))
     data = buf.getvalue()
     cut = draw(st.integers(0, len(data)))
     return data if draw(st.booleans()) else data[:cut]  # sometimes truncated
