@@ -139,8 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--shape",
         action="append",
         choices=["demo", "paragraphs", "markdown", "all"],
-        help="also run on the corpus rewritten in another shape (repeatable; 'all': every "
-        "shape side by side). demo uses --index; the others are built under --shapes-dir",
+        help="run on the corpus in this shape (repeatable; 'all': every shape, side by side "
+        "in shapes.md). demo is --index as is; the others are built under --shapes-dir",
     )
     p.add_argument("--corpus", default="data/corpus", help="corpus the shapes are made from")
     p.add_argument("--shapes-dir", default="data/shapes", help="where shaped corpora live")
