@@ -48,7 +48,7 @@ def _articles(corpus: Path) -> Iterator[tuple[str, list[tuple[Segment, list[str]
     inputs, _ = discover([corpus])
     for item in sorted(inputs, key=lambda i: i.source):
         doc = read_document(item.path, item.root)
-        cleaned = clean(doc.text)
+        cleaned = clean(doc.text, doc.encoding)
         segments = segment_blocks(cleaned)
         stem = Path(item.source).with_suffix("").as_posix().replace("/", "_")
         yield stem, [(s, [cleaned.block_text(b).strip() for b in s.content]) for s in segments]

@@ -587,11 +587,14 @@ _BROKEN_MIN = 2
 
 def detect_layout(text: str, container: str | None = None) -> LayoutEvidence:
     """Page layout or prose, from what the text shows (see the module docstring)."""
+    return _layout(text, [text[line.start : line.end] for line in split_lines(text)], container)
+
+
+def _layout(text: str, texts: Sequence[str], container: str | None) -> LayoutEvidence:
     if container == "pdf":
         return LayoutEvidence(Layout.PAGE, "PDF extraction")
     if "\f" in text:
         return LayoutEvidence(Layout.PAGE, "form feeds (page breaks)")
-    texts = [text[line.start : line.end] for line in split_lines(text)]
     marks = sum(1 for t in texts if _PAGE.match(t) or (_JUMP.match(t) and len(squeeze(t)) <= 12))
     if marks >= 2:
         return LayoutEvidence(Layout.PAGE, f"{marks} page-number or jump lines")
@@ -627,11 +630,12 @@ def _classify_prose(texts: Sequence[str]) -> list[Kind]:
     return kinds
 
 
-def clean(text: str, layout: LayoutEvidence | None = None) -> Cleaned:
-    """Classify and rejoin; `layout` defaults to what `detect_layout` finds in the text."""
-    layout = layout or detect_layout(text)
+def clean(text: str, container: str | None = None) -> Cleaned:
+    """Classify and rejoin, by the rules of the layout `detect_layout` finds; `container`
+    is the reader's format ("pdf" means a page layout whatever the lines show)."""
     lines = split_lines(text)
     texts = [text[line.start : line.end] for line in lines]
+    layout = _layout(text, texts, container)
     if layout.layout is Layout.PAGE:
         kinds = classify(texts, lines)
         blocks = _Assembler(texts, lines, kinds).run()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from rag.ingest.chunk import ChunkParams, ChunkSpan, Piece, chunk_pieces
-from rag.ingest.clean import DROPPED, Kind, LayoutEvidence, clean, detect_layout
+from rag.ingest.clean import DROPPED, Kind, LayoutEvidence, clean
 from rag.ingest.readers import Document
 from rag.ingest.segment import Segment, segment_blocks
 from rag.types import Article, Chunk
@@ -46,7 +46,7 @@ def parse_document(doc: Document, params: ChunkParams | None = None) -> ParsedDo
     params = params or ChunkParams()
     articles: list[Article] = []
     chunks: list[Chunk] = []
-    cleaned = clean(doc.text, detect_layout(doc.text, doc.encoding))
+    cleaned = clean(doc.text, doc.encoding)
     for seg in segment_blocks(cleaned):
         spans = chunk_pieces(doc.text, _pieces(seg), params)
         if not spans:

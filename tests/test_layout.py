@@ -59,7 +59,7 @@ def test_pdf_container_is_page_layout_whatever_the_lines() -> None:
 def test_prose_keeps_credits_and_short_lines_that_page_rules_drop() -> None:
     paragraphs = ["今年起，杭州亚运场馆向市民开放。", "王新 摄", "全年接待市民200万人次。"]
     text = "杭州亚运场馆向市民开放\n\n记者 王新\n\n" + "\n\n".join(paragraphs) + "\n"
-    page = clean(text, detect_layout(text, "pdf"))
+    page = clean(text, "pdf")
     prose = clean(text)
     assert prose.layout.layout is Layout.PROSE
     assert Kind.CAPTION in page.kinds  # "王新 摄" is a photo credit on a page
