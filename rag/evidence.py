@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rag import translate
 from rag.index import Index, chunk_id
+from rag.keyword import translations
 from rag.retrieve import Hit
 from rag.tagger import Token
 from rag.text import detect_lang, fold, join_lines, tokenize
@@ -152,7 +152,7 @@ def query_terms(index: Index, query: str) -> QueryTerms:
     if detect_lang(query) == "en":
         # English words never occur in Chinese text: look for their dictionary translations.
         words = [w for w in words if not w.isalpha() or not w.isascii()]
-        words += translate.to_chinese(query, index.keyword.vocab)
+        words += translations(query, index.keyword.vocab)
     terms = QueryTerms((t, index.keyword.idf(t)) for t in dict.fromkeys(words))
     terms.quantity, terms.unit = asked_unit(query)
     return terms
