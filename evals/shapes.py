@@ -17,7 +17,6 @@ built from a shape is reused across runs: ingest is incremental by file checksum
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
 
 ProgressFn = Callable[[int, int], None]
 Shape = Literal["demo", "paragraphs", "markdown"]
+Generated = Literal["paragraphs", "markdown"]  # the shapes written from the corpus
 SHAPES: tuple[Shape, ...] = ("demo", "paragraphs", "markdown")
 
 
@@ -54,19 +54,13 @@ def _articles(corpus: Path) -> Iterator[tuple[str, list[tuple[Segment, list[str]
         yield stem, [(s, [cleaned.block_text(b).strip() for b in s.content]) for s in segments]
 
 
-def shape_files(corpus: Path, shape: Shape) -> list[ShapedFile]:
-    """The files of `corpus` rewritten in `shape` (``demo``: the files as they are)."""
-    if shape == "demo":
-        inputs, _ = discover([corpus])
-        return [
-            ShapedFile(i.source, i.path.read_text("utf-8", errors="surrogateescape"))
-            for i in sorted(inputs, key=lambda i: i.source)
-        ]
+def shape_files(corpus: Path, shape: Generated) -> list[ShapedFile]:
+    """The files of `corpus` rewritten in a generated shape."""
     out: list[ShapedFile] = []
     for stem, segments in _articles(corpus):
         for a, (seg, texts) in enumerate(segments):
             if shape == "paragraphs":
-                bodies = [t for b, t in zip(seg.content, texts, strict=True) if _body(b.kind)]
+                bodies = [t for b, t in zip(seg.content, texts, strict=True) if b.kind is Kind.BODY]
                 out += [
                     ShapedFile(f"{stem}-{a:03d}-{p:03d}.txt", t + "\n")
                     for p, t in enumerate(bodies)
@@ -75,10 +69,6 @@ def shape_files(corpus: Path, shape: Shape) -> list[ShapedFile]:
             else:
                 out.append(ShapedFile(f"{stem}-{a:03d}.md", _markdown(seg, texts)))
     return out
-
-
-def _body(kind: Kind) -> bool:
-    return kind is Kind.BODY
 
 
 def _markdown(seg: Segment, texts: Sequence[str]) -> str:
@@ -105,13 +95,9 @@ def write_shape(corpus: Path, shape: Shape, out: Path) -> Path:
     for f in files:
         path = target / f.name
         data = f.text.encode("utf-8")
-        if not path.is_file() or _digest(path.read_bytes()) != _digest(data):
+        if not path.is_file() or path.read_bytes() != data:
             path.write_bytes(data)
     return target
-
-
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def build_shape_index(
