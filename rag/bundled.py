@@ -22,7 +22,6 @@ import hashlib
 import importlib.util
 import json
 import logging
-import os
 import re
 import shutil
 import struct
@@ -34,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag.errors import ModelError
-from rag.fsutil import exclusive_lock, fsync_dir, sha256_file, write_text_atomic
+from rag.fsutil import exclusive_lock, sha256_file, staged_dir, write_text_atomic
 
 if TYPE_CHECKING:
     import numpy as np
@@ -235,11 +234,9 @@ def _source_record(stamp: _Stamp, digest: str) -> dict[str, Any]:
 
 def _build(data: bytes, stamp: _Stamp, digest: str, target: Path) -> None:
     """Write into a temporary sibling, marker last, then rename it into place."""
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     started = time.monotonic()
     logger.info("materialising the bundled embedding model into %s", target)
-    try:
-        tmp.mkdir()
+    with staged_dir(target) as tmp:
         _write_model(_parse(data), tmp)
         _self_check(tmp)
         files = _file_records(tmp)
@@ -251,12 +248,6 @@ def _build(data: bytes, stamp: _Stamp, digest: str, target: Path) -> None:
             "model_checksum": _checksum_of({n: r["sha256"] for n, r in files.items()}),
         }
         _write_json(tmp / _MARKER, marker)
-        _fsync_tree(tmp)
-        os.replace(tmp, target)
-        fsync_dir(target.parent)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     logger.info("materialised in %.1fs", time.monotonic() - started)
 
 
@@ -694,12 +685,3 @@ def _checksum_of(hashes: dict[str, str]) -> str:
     """One digest over (name, sha256) of every file: changes if any weight or setting does."""
     lines = "".join(f"{name}\t{hashes[name]}\n" for name in sorted(hashes))
     return "sha256:" + hashlib.sha256(lines.encode()).hexdigest()
-
-
-def _fsync_tree(root: Path) -> None:
-    """Flush file contents before the rename publishes them (a crash must not expose holes)."""
-    for name in _relative_files(root):
-        with open(root / name, "rb") as fh:
-            os.fsync(fh.fileno())
-    for directory in [root, *(p for p in root.rglob("*") if p.is_dir())]:
-        fsync_dir(directory)

@@ -7,6 +7,7 @@ import fcntl
 import hashlib
 import logging
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,6 +37,32 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def fsync_tree(root: Path) -> None:
+    """Flush every file and directory under `root` (a crash must not expose holes)."""
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            fsync_file(path)
+    for directory in [root, *(p for p in root.rglob("*") if p.is_dir())]:
+        fsync_dir(directory)
+
+
+@contextlib.contextmanager
+def staged_dir(target: Path) -> Iterator[Path]:
+    """Build a directory in a temporary sibling of `target`, yielded; on success flush it
+    and rename it into place (readers see no `target` or a complete one), on any failure
+    remove it. `target` must not exist; call under a lock, one builder at a time."""
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+        fsync_tree(tmp)
+        os.replace(tmp, target)
+        fsync_dir(target.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import shutil
 import time
 import warnings
@@ -32,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rag.errors import ModelError
-from rag.fsutil import exclusive_lock, fsync_dir, sha256_file, write_text_atomic
+from rag.fsutil import exclusive_lock, sha256_file, staged_dir, write_text_atomic
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -218,14 +217,12 @@ def _ready(target: Path, source_checksum: str) -> bool:
 
 def _export_locked(model_dir: Path, source_checksum: str, target: Path) -> None:
     """Export fp32, quantise to int8, then publish: temporary sibling renamed into place."""
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    for stale in (target, tmp):
+    for stale in [target, *target.parent.glob(f".{target.name}.tmp-*")]:
         if stale.exists():
             shutil.rmtree(stale)
-    tmp.mkdir(parents=True)
     started = time.monotonic()
     log.info("exporting %s to int8 ONNX in %s", model_dir, target)
-    try:
+    with staged_dir(target) as tmp:
         with _quiet():
             _export_fp32(model_dir, tmp / "fp32.onnx")
             _quantise(tmp / "fp32.onnx", tmp / _FILE)
@@ -245,11 +242,6 @@ def _export_locked(model_dir: Path, source_checksum: str, target: Path) -> None:
             "onnxruntime": onnxruntime.__version__,
         }
         write_text_atomic(tmp / _MARKER, json.dumps(marker, indent=2) + "\n")
-        os.replace(tmp, target)
-        fsync_dir(target.parent)
-    except Exception:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     log.info("exported the ONNX model in %.1f s", time.monotonic() - started)
 
 
