@@ -147,6 +147,18 @@ def _answer_table(block: dict[str, Any], mode: str, group: str | None) -> str:
     return "\n".join(lines)
 
 
+def _params_lines(meta: dict[str, Any]) -> list[str]:
+    """The parameters the answers ran with (rag.params.Params), one line per stage."""
+    params = meta.get("params")
+    if not params:
+        return []
+    lines = [f"- store: `{meta.get('store', '?')}`; parameters (rag.params.Params):"]
+    for stage, values in params.items():
+        shown = ", ".join(f"{k}={v}" for k, v in values.items())
+        lines.append(f"  - `{stage}`: {shown}")
+    return lines
+
+
 def markdown(
     summary: dict[str, Any], configs: Sequence[str], modes: Sequence[str], meta: dict[str, Any]
 ) -> str:
@@ -159,6 +171,7 @@ def markdown(
         + ("" if "llm" in modes else " (no LLM configured: extractive mode only)"),
         f"- run: {meta['date']}, {meta['seconds']:.0f} s, Python {platform.python_version()}",
         f"- command: `{meta['command']}`",
+        *_params_lines(meta),
         "",
         "Retrieval figures count an answerable item as a hit when one of its evidence strings "
         "lies inside a retrieved passage (whitespace-insensitive). "

@@ -27,7 +27,7 @@ from rag.evals.metrics import (
     refusal_stats,
     short_exact,
 )
-from rag.retrieve import RetrievalParams, fuse, score_query
+from rag.retrieve import RetrievalParams
 from rag.types import Answer
 
 KS = (1, 3, 5, 10)
@@ -42,6 +42,8 @@ DEFAULT_CONFIGS: dict[str, RetrievalParams] = {
     "hybrid-rrf": RetrievalParams(fusion="rrf", fusion_en=None),
     # the fusion shipped before z-scores: min-max convex, equal weights
     "hybrid-convex": RetrievalParams(fusion="convex", fusion_en=None, dense_weight_zh=0.5),
+    # what a store too large for the exhaustive sentence scan does (rag.index)
+    "hybrid-candidate-sentences": RetrievalParams(sentence_search="candidates"),
     "hybrid": RetrievalParams(),  # the shipped default
 }
 
@@ -98,12 +100,14 @@ def evaluate_item(
         answer = assistant.ask(item.question, k=5, mode=mode)  # type: ignore[arg-type]
         ms = (time.perf_counter() - started) * 1000
         result.answers[mode] = _answer_record(item, answer, ms)
-    index = assistant.index
+    # The assistant's own retrieval path: its store, its candidates, its rerank hook.
+    store, retriever = assistant.index, assistant.retriever
     started = time.perf_counter()
-    scores = score_query(index, assistant.embedder, item.question)
+    scores = retriever.scores(store, item.question)
     result.retrieval_ms = (time.perf_counter() - started) * 1000
     for name, params in configs.items():
-        texts = [index.chunks[h.row].text for h in fuse(scores, params, max(KS))]
+        hits = retriever.rank(store, item.question, scores, max(KS), params)
+        texts = [store.chunk(h.row).text for h in hits]
         if item.answerable:
             result.ranks[name] = evidence_rank(item, texts)
             result.budget_hit[name] = evidence_within_budget(item, texts, BUDGET)

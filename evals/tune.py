@@ -7,9 +7,10 @@
     python -m rag.evals.tune calibrate --index /tmp/chunk-400-1 [--split test]
     python -m rag.evals.tune reading --index /tmp/chunk-400-1
 
-Every sweep fuses, scores and chooses with the functions the assistant uses
-(`rag.retrieve.fuse`, `rag.evidence.score`, `rag.extractive.choose`, `rag.refusal`), so
-a value picked here behaves the same once it is a default. Tune on `--split dev`
+Every sweep retrieves through the assistant's own `Retriever` and scores and chooses with
+the functions the assistant uses (`rag.evidence.score`, `rag.extractive.choose`,
+`rag.refusal`), varying one field of `rag.params.Params` at a time, so a value picked
+here behaves the same once it is a default. Tune on `--split dev`
 (the default); look at `--split test` only to confirm. Results print as Markdown tables.
 """
 
@@ -37,6 +38,7 @@ from rag.evals.metrics import (
     load_gold,
 )
 from rag.evals.run import BUDGET, ItemResult, default_gold_path, evaluate, retrieval_summary
+from rag.params import Params
 from rag.refusal import Calibration, answerability
 from rag.retrieve import RetrievalParams
 
@@ -51,10 +53,13 @@ def load_items(split: str, gold: Path | None = None) -> list[GoldItem]:
     return [i for i in load_gold(gold or default_gold_path()) if split in ("all", i.split)]
 
 
-def make_assistant(index: Path, embedder: Embedder | None = None, **kw: object) -> Assistant:
+def make_assistant(
+    index: Path, embedder: Embedder | None = None, params: Params | None = None
+) -> Assistant:
+    """An assistant on `index` with `params` (a sweep varies them with dataclasses.replace)."""
     settings = load_settings(index=index)
     embedder = embedder or SentenceTransformerEmbedder(settings.embed)
-    return Assistant(settings, embedder=embedder, **kw)  # type: ignore[arg-type]
+    return Assistant(settings, embedder=embedder, params=params)
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
@@ -113,10 +118,11 @@ def index_cost(assistant: Assistant) -> dict[str, object]:
     index = assistant.index
     sidecar = assistant.settings.index.with_suffix(".ingest.json")
     seconds = json.loads(sidecar.read_text("utf-8"))["seconds"] if sidecar.exists() else None
-    sizes = [len("".join(c.text.split())) for c in index.chunks]
+    chunks = [index.chunk(row) for row in range(len(index))]
+    sizes = [len("".join(c.text.split())) for c in chunks]
     return {
-        "chunks": len(index.chunks),
-        "sentences": len(index.sentence_rows),
+        "chunks": len(chunks),
+        "sentences": len({(c.source, span) for c in chunks for span in c.sentences}),
         "mean_chars": float(np.mean(sizes)) if sizes else 0.0,
         "seconds": f"{seconds:.0f}" if seconds is not None else "–",
     }
@@ -275,7 +281,7 @@ def cmd_evidence(args: argparse.Namespace) -> None:
     items = load_items(args.split)
     assistant = make_assistant(args.index)
     cases = prepare_cases(items, assistant)
-    base_ev, base_ex = evidence.EvidenceParams(), extractive.ExtractiveParams()
+    base_ev, base_ex = assistant.params.evidence, assistant.params.extractive
     head = ["params", "top-1 sentence precision", "key-fact recall", "cite P", "cite R", "sents"]
 
     def run(label: str, ev: evidence.EvidenceParams, ex: extractive.ExtractiveParams) -> list:
@@ -338,7 +344,7 @@ Feature = Callable[[Case], float]
 def features(assistant: Assistant, penalties: Sequence[float]) -> dict[str, Feature]:
     """The answerability score (best evidence sentence) under evidence parameters that
     differ in the quantity-mismatch penalty; the first is the shipped default."""
-    base = evidence.EvidenceParams()
+    base = assistant.params.evidence
 
     def best_score(params: evidence.EvidenceParams) -> Feature:
         def f(case: Case) -> float:
@@ -357,7 +363,7 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
     items = load_items(args.split)
     assistant = make_assistant(args.index)
     cases = prepare_cases(items, assistant)
-    cal = Calibration()
+    cal = assistant.params.calibration
     feats = features(assistant, args.penalties)
     head = ["feature", "AUC", "best cut", "bal. acc", "false ref", "missed ref"]
     head += ["shipped cut", "false ref @shipped", "missed @shipped"]
@@ -412,10 +418,11 @@ def cmd_reading(args: argparse.Namespace) -> None:
     """Refusal floors of typed questions: each item is read once with no floor; a floor f
     then refuses it when its chosen sentence scores below f (the choice itself can only
     change when a better-valued sentence is dropped, which the table ignores)."""
-    from rag import question, reading
+    from rag import question
 
-    open_floor = reading.ReadingParams(typed_floor_zh=-9.0, typed_floor_en=-9.0)
-    assistant = make_assistant(args.index, reading_params=open_floor)
+    base = Params()
+    open_floor = replace(base.reading, typed_floor_zh=-9.0, typed_floor_en=-9.0)
+    assistant = make_assistant(args.index, params=replace(base, reading=open_floor))
     rows: list[tuple[str, bool, float, float]] = []  # lang, answerable, pick score, recall
     for item in load_items(args.split):
         if not question.analyse(item.question).typed:

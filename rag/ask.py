@@ -27,9 +27,11 @@ from rag.embed import Embedder, SentenceTransformerEmbedder
 from rag.errors import ConfigError, InvalidQuestionError, LLMError
 from rag.index import MANIFEST, Index, read_manifest
 from rag.llm import ChatModel, Message, make_chat_model
+from rag.params import Params
 from rag.prompt import NO_ANSWER, answer_messages, rewrite_messages
-from rag.refusal import Calibration, answerable
-from rag.retrieve import Hit, RetrievalParams, retrieve, to_passage
+from rag.refusal import answerable
+from rag.retrieve import Hit, Rerank, Retriever, to_passage
+from rag.store import Store
 from rag.text import Lang, detect_lang, join_lines
 from rag.types import Answer, Citation, Passage
 
@@ -47,7 +49,7 @@ class Prepared:
 
     question: str  # as asked (possibly truncated)
     query: str  # standalone form used for retrieval
-    index: Index  # the index version this question is answered from, start to end
+    index: Store  # the index version this question is answered from, start to end
     lang: Lang
     hits: list[Hit]
     passages: list[Passage]
@@ -197,7 +199,9 @@ def _topic(question: str) -> str:
 
 
 class Assistant:
-    """Holds the loaded index, the embedder and the LLM for one configuration."""
+    """Holds the loaded store, the embedder, the LLM and the parameters of one
+    configuration. `params` is every tuned value (rag.params); `rerank` re-orders the
+    fused passages (rag.retrieve.Rerank) before they are read."""
 
     def __init__(
         self,
@@ -205,32 +209,28 @@ class Assistant:
         *,
         embedder: Embedder | None = None,
         chat: ChatModel | None = None,
-        retrieval: RetrievalParams | None = None,
-        calibration: Calibration | None = None,
-        extractive_params: extractive.ExtractiveParams | None = None,
-        reading_params: reading.ReadingParams | None = None,
+        params: Params | None = None,
+        rerank: Rerank | None = None,
     ) -> None:
         self.settings = settings
         self.embedder = embedder or SentenceTransformerEmbedder(settings.embed)
         self.chat = chat or (make_chat_model(settings.llm) if settings.llm else None)
-        self.retrieval = retrieval or RetrievalParams()
-        self.calibration = calibration or Calibration()
-        self.extractive = extractive_params or extractive.ExtractiveParams()
-        self.reading = reading_params or reading.ReadingParams()
-        self._index: Index | None = None
+        self.params = params or Params()
+        self.retriever = Retriever(self.embedder, self.params.retrieval, rerank)
+        self._index: Store | None = None
         self._stamp: tuple[int, int, int] | None = None  # manifest (inode, size, mtime)
         self._lock = threading.Lock()
 
     @property
-    def index(self) -> Index:
+    def index(self) -> Store:
         """The index, reloaded when a new version has been committed (e.g. an upload)."""
         with self._lock:
             stamp = _manifest_stamp(self.settings.index)
             if self._index is not None and stamp == self._stamp:
                 return self._index  # a stat() per question, not a JSON parse
             manifest = read_manifest(self.settings.index)
-            if self._index is None or self._index.manifest.data_dir != manifest.data_dir:
-                index = Index.load(self.settings.index)
+            if self._index is None or self._index.version != manifest.data_dir:
+                index = Index.load(self.settings.index, self.params.bm25)
                 embedder = self.embedder
                 index.check_model(embedder.model_id, embedder.checksum, embedder.backend)
                 self._index = index
@@ -249,15 +249,15 @@ class Assistant:
     # -- the pipeline ------------------------------------------------------------------
 
     def prepare(
-        self, question: str, k: int, history: History = None, *, index: Index | None = None
+        self, question: str, k: int, history: History = None, *, index: Store | None = None
     ) -> Prepared:
         text, notices = validate(question)
         validate_k(k)
         turns = normalise_history(history)
         query = self.rewrite(text, turns) if turns else text
         index = index if index is not None else self.index
-        hits = retrieve(index, self.embedder, query, k, self.retrieval)
-        passages = [to_passage(index.chunks[h.row], h.score) for h in hits]
+        hits = self.retriever.retrieve(index, query, k)
+        passages = [to_passage(index.chunk(h.row), h.score) for h in hits]
         scored = self.score(index, query, evidence.candidates(index, hits))
         return Prepared(text, query, index, detect_lang(text), hits, passages, scored, notices)
 
@@ -272,12 +272,13 @@ class Assistant:
         return heuristic_rewrite(question, history)
 
     def score(
-        self, index: Index, text: str, sentences: Sequence[evidence.Sentence]
+        self, index: Store, text: str, sentences: Sequence[evidence.Sentence]
     ) -> list[evidence.Scored]:
         if not sentences:
             return []
         vector: np.ndarray = self.embedder.embed([text], "query")[0]
-        return evidence.score(index, vector, evidence.query_terms(index, text), sentences)
+        terms = evidence.query_terms(index, text)
+        return evidence.score(index, vector, terms, sentences, self.params.evidence)
 
     def ask_stream(
         self,
@@ -286,7 +287,7 @@ class Assistant:
         mode: AskMode = "auto",
         history: History = None,
         *,
-        index: Index | None = None,
+        index: Store | None = None,
     ) -> Iterator[str | Answer]:
         """Text deltas, then the final Answer. `index` pins the version to answer from
         (default: the current one, read once); a caller that shows the answer's sources
@@ -337,7 +338,7 @@ class Assistant:
             return self._refusal(prep, notes)
         if all(p.span is None for p in result.picks):
             # No typed fact asked for: the best sentences themselves are the answer.
-            chosen = extractive.choose(prep.scored, self.extractive)
+            chosen = extractive.choose(prep.scored, self.params.extractive)
             text, citations, short = (
                 extractive.answer_text(chosen, prep.lang),
                 extractive.citations_for(chosen),
@@ -359,10 +360,10 @@ class Assistant:
         """Which issue, publication or writer: answered from the article metadata."""
         asked = question.analyse(prep.question)
         sentences = [s.sentence for s in prep.scored]
-        fact = reading.read_meta(asked, sentences, lambda src: prep.index.documents[src].text)
+        fact = reading.read_meta(asked, sentences, prep.index.document)
         if fact is None:
             return None
-        doc = prep.index.documents[fact.source].text
+        doc = prep.index.document(fact.source)
         owner = next(s for s in sentences if s.source == fact.source)
         quote = join_lines(doc[fact.start : fact.end])
         citation = Citation(
@@ -386,7 +387,7 @@ class Assistant:
         asked: a follow-up's standalone form also holds the previous question)."""
         asked = question.analyse(prep.question)
         if asked.lang == "en":
-            vocab = prep.index.keyword.vocab
+            vocab = prep.index.vocabulary
             keywords = tuple(translate.to_chinese(prep.question, vocab))
             asked = replace(
                 asked,
@@ -396,8 +397,8 @@ class Assistant:
         return reading.read(
             asked,
             prep.scored,
-            self.reading,
-            lambda scored: answerable(scored, prep.lang, self.calibration),
+            self.params.reading,
+            lambda scored: answerable(scored, prep.lang, self.params.calibration),
         )
 
     def _refusal(self, prep: Prepared, notes: Sequence[str], mode: str = "extractive") -> Answer:
@@ -412,7 +413,7 @@ class Assistant:
 
     def _llm_answer(self, prep: Prepared) -> Iterator[str | Answer]:
         assert self.chat is not None
-        if not answerable(prep.scored, prep.lang, self.calibration, llm=True):
+        if not answerable(prep.scored, prep.lang, self.params.calibration, llm=True):
             yield self._refusal(prep, prep.notices, mode="llm")
             return
         # The standalone form: the answering call does not see the conversation.
@@ -426,7 +427,12 @@ class Assistant:
         # Everything below uses the version retrieval used: an upload may have committed
         # a new one meanwhile, whose rows no longer match `prep.hits`.
         sentences = [evidence.candidates(prep.index, [h]) for h in prep.hits]
-        cited = cite(raw, sentences, lambda text, sents: self.score(prep.index, text, sents))
+        cited = cite(
+            raw,
+            sentences,
+            lambda text, sents: self.score(prep.index, text, sents),
+            self.params.cite,
+        )
         notes = list(prep.notices)
         if cited.unsupported_claims:
             notes.append(

@@ -26,11 +26,15 @@ _MARKER = re.compile(
     re.IGNORECASE,
 )
 
-# A claim counts as supported when its best sentence is this close (dense cosine) or
-# shares this share of its terms, and every number in the claim appears in the quote.
-SUPPORT_DENSE = 0.86
-SUPPORT_LEXICAL = 0.5
-AUTO_CITE_DENSE = 0.90  # stricter: attaching a citation the model did not write
+
+@dataclass(frozen=True)
+class CiteParams:
+    """A claim counts as supported when its best sentence is this close (dense cosine) or
+    shares this share of its terms, and every number in the claim appears in the quote."""
+
+    support_dense: float = 0.86
+    support_lexical: float = 0.5
+    auto_cite_dense: float = 0.90  # stricter: attaching a citation the model did not write
 
 
 @dataclass(frozen=True)
@@ -90,12 +94,13 @@ def is_substantive(claim: str) -> bool:
     return len(squeeze(claim)) >= 8 and not claim.rstrip().endswith((":", "："))
 
 
-def supports(claim: str, best: Scored) -> bool:
+def supports(claim: str, best: Scored, params: CiteParams | None = None) -> bool:
     """The quote states every figure and year of the claim (scaled forms agree: '361,000'
     and '36.1万'), names the places a Chinese claim names, and is close to the claim."""
+    p = params or CiteParams()
     if not claim_supported(claim, best.sentence.text):
         return False
-    return best.dense >= SUPPORT_DENSE or best.lexical >= SUPPORT_LEXICAL
+    return best.dense >= p.support_dense or best.lexical >= p.support_lexical
 
 
 ScoreFn = Callable[[str, Sequence[Sentence]], list[Scored]]
@@ -112,8 +117,10 @@ def cite(
     answer: str,
     passages: Sequence[Sequence[Sentence]],  # sentences of passage 1, 2, …
     score_fn: ScoreFn,
+    params: CiteParams | None = None,
 ) -> Cited:
     """Verify, renumber and rewrite the markers of an LLM answer."""
+    cp = params or CiteParams()
     numbering: dict[tuple[str, int, int], int] = {}
     citations: list[Citation] = []
     replacements: dict[int, str] = {}  # marker group start -> new markers
@@ -127,15 +134,16 @@ def cite(
                 if not 1 <= p <= len(passages) or not passages[p - 1]:
                     continue  # the model cited a passage that does not exist
                 ranked = score_fn(claim.text or answer, passages[p - 1])
-                n = _number(ranked[0], supports(claim.text, ranked[0]), numbering, citations)
+                n = _number(ranked[0], supports(claim.text, ranked[0], cp), numbering, citations)
                 group_new.append(n)
             replacements[g.start] = "".join(f"[{n}]" for n in dict.fromkeys(group_new))
             new += group_new
         if not new and is_substantive(claim.text):
             pool = [s for sents in passages for s in sents]
             ranked = score_fn(claim.text, pool) if pool else []
-            if ranked and ranked[0].dense >= AUTO_CITE_DENSE and supports(claim.text, ranked[0]):
-                auto[claim.end] = f"[{_number(ranked[0], True, numbering, citations)}]"
+            best = ranked[0] if ranked else None
+            if best and best.dense >= cp.auto_cite_dense and supports(claim.text, best, cp):
+                auto[claim.end] = f"[{_number(best, True, numbering, citations)}]"
             else:
                 unsupported += 1
         elif new and not any(citations[n - 1].supported for n in new):

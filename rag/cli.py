@@ -377,10 +377,12 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
             "gold": str(gold),
             "n_items": len(asked),
             "index": str(shaped.settings.index),
-            "n_chunks": len(shaped.index.chunks),
+            "n_chunks": len(shaped.index),
             "model": settings.embed.model,
             "seconds": time.perf_counter() - started,
             "command": command,
+            "store": type(shaped.index).__name__,
+            "params": shaped.params.to_dict(),
             **({"shape": shape} if shapes else {}),
         }
         out = Path(args.out) / shape if shapes else Path(args.out)
@@ -410,7 +412,8 @@ def _shapes(requested: Sequence[str] | None) -> list[Shape]:
 def _askable(items: Sequence[GoldItem], assistant: Assistant) -> list[GoldItem]:
     from rag.evals.shapes import answerable_here
 
-    return answerable_here(items, (d.text for d in assistant.index.documents.values()))
+    store = assistant.index
+    return answerable_here(items, (store.document(s) for s in store.sources()))
 
 
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:

@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rag.index import Index, chunk_id
+from rag.index import chunk_id
 from rag.keyword import translations
 from rag.retrieve import Hit
+from rag.store import Store
 from rag.tagger import Token
 from rag.text import detect_lang, fold, join_lines, tokenize
 from rag.types import ArticleMeta
@@ -111,13 +112,13 @@ class Scored:
     lexical: float
 
 
-def candidates(index: Index, hits: Sequence[Hit]) -> list[Sentence]:
+def candidates(index: Store, hits: Sequence[Hit]) -> list[Sentence]:
     """Every sentence of the hit passages, once, in passage rank then reading order."""
     seen: set[tuple[str, int, int]] = set()
     out: list[Sentence] = []
     for rank, hit in enumerate(hits):
-        chunk = index.chunks[hit.row]
-        text = index.documents[chunk.source].text
+        chunk = index.chunk(hit.row)
+        text = index.document(chunk.source)
         for start, end in chunk.sentences:
             key = (chunk.source, start, end)
             if key in seen or not _has_words(text[start:end]):
@@ -146,14 +147,14 @@ def _has_words(text: str) -> bool:
     return any(ch.isalnum() for ch in text)
 
 
-def query_terms(index: Index, query: str) -> QueryTerms:
+def query_terms(index: Store, query: str) -> QueryTerms:
     """Content terms of the query with their IDF weights, and the answer type asked for."""
     words = [t for t in dict.fromkeys(tokenize(query)) if len(t) > 1 or t.isdigit()]
     if detect_lang(query) == "en":
         # English words never occur in Chinese text: look for their dictionary translations.
         words = [w for w in words if not w.isalpha() or not w.isascii()]
-        words += translations(query, index.keyword.vocab)
-    terms = QueryTerms((t, index.keyword.idf(t)) for t in dict.fromkeys(words))
+        words += translations(query, index.vocabulary)
+    terms = QueryTerms((t, index.idf(t)) for t in dict.fromkeys(words))
     terms.quantity, terms.unit = asked_unit(query)
     return terms
 
@@ -168,7 +169,7 @@ def lexical_overlap(terms: dict[str, float], text: str) -> float:
 
 
 def score(
-    index: Index,
+    index: Store,
     query_vector: np.ndarray,
     terms: QueryTerms,
     sentences: Sequence[Sentence],

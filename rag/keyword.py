@@ -31,6 +31,49 @@ class BM25Params:
     b: float = 0.75
 
 
+@dataclass(frozen=True, eq=False)
+class KeywordHits:
+    """BM25 scores of the rows matching at least one query term; every other row scores 0.
+
+    Sparse, so a query costs the length of its terms' postings, not the size of the index.
+    """
+
+    rows: np.ndarray  # int64, ascending
+    scores: np.ndarray  # float32, same order
+
+    @classmethod
+    def empty(cls) -> KeywordHits:
+        return cls(np.zeros(0, np.int64), np.zeros(0, np.float32))
+
+    @classmethod
+    def dense(cls, scores: Sequence[float] | np.ndarray) -> KeywordHits:
+        """From a score per row (zeros are dropped)."""
+        arr = np.asarray(scores, dtype=np.float32)
+        rows = np.flatnonzero(arr > 0)
+        return cls(rows.astype(np.int64), arr[rows])
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def top(self, k: int) -> list[int]:
+        """The k best-scoring rows, best first (ties: lower row first)."""
+        if k <= 0 or not len(self.rows):
+            return []
+        if len(self.rows) > k:
+            part = np.argpartition(-self.scores, k - 1)[:k]
+        else:
+            part = np.arange(len(self.rows))
+        order = np.lexsort((self.rows[part], -self.scores[part]))
+        return [int(r) for r in self.rows[part][order]]
+
+    def get(self, row: int) -> float:
+        i = int(np.searchsorted(self.rows, row))
+        return float(self.scores[i]) if i < len(self.rows) and self.rows[i] == row else 0.0
+
+    def max(self) -> float:
+        return float(self.scores.max()) if len(self.scores) else 0.0
+
+
 def _idf(n_docs: int, df: np.ndarray) -> np.ndarray:
     """BM25's idf (the +1 keeps it positive for terms in most documents)."""
     n = max(n_docs, 1)
@@ -109,13 +152,24 @@ class KeywordIndex:
         i = self.vocab.get(term)
         return float(self._idf[i]) if i is not None else float(_idf(len(self), np.zeros(1))[0])
 
-    def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every chunk for the query: (n_chunks,) float32."""
+    def search(self, query: str) -> KeywordHits:
+        """BM25 scores of the chunks holding a query term, read from those terms' postings
+        (column slices of the CSC weight matrix) only."""
         ids = [self.vocab[t] for t in search_words(query, self.vocab) if t in self.vocab]
         if not ids:
-            return np.zeros(len(self), dtype=np.float32)
+            return KeywordHits.empty()
         # A repeated query term counts once per occurrence, as in classic BM25.
-        return np.asarray(self._weights[:, ids].sum(axis=1), dtype=np.float32).ravel()
+        postings = self._weights[:, ids]
+        rows, inverse = np.unique(postings.indices, return_inverse=True)
+        sums = np.bincount(inverse, weights=postings.data, minlength=len(rows))
+        return KeywordHits(rows.astype(np.int64), sums.astype(np.float32))
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every chunk for the query: (n_chunks,) float32."""
+        hits = self.search(query)
+        out = np.zeros(len(self), dtype=np.float32)
+        out[hits.rows] = hits.scores
+        return out
 
     def save(self, directory: Path) -> list[str]:
         tf = self.tf.tocsr()

@@ -10,17 +10,20 @@ fusion`); `rag eval` compares them with keyword-only and dense-only runs.
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from rag.embed import Embedder
-from rag.index import Index, chunk_id
+from rag.index import chunk_id
+from rag.keyword import KeywordHits
 from rag.text import Lang, detect_lang
 from rag.types import Chunk, Passage
+
+if TYPE_CHECKING:
+    from rag.embed import Embedder
+    from rag.store import Store
 
 Method = Literal["hybrid", "dense", "keyword"]
 Fusion = Literal["zscore", "convex", "rrf"]
@@ -50,6 +53,10 @@ class RetrievalParams:
     # lifted English hit@5 from 68.1 to 85.1 (MRR 56.5 -> 74.0); 0.75 and 1.0 lose MRR.
     sentence_share_zh: float = 0.5
     sentence_share_en: float = 0.5
+    # "auto": the store searches every sentence when it can afford to (rag.index:
+    # SENTENCE_SCAN_LIMIT); "candidates": only the sentences of the dense and keyword
+    # candidates are scored, as a large store does (compared in `rag eval`).
+    sentence_search: Literal["auto", "candidates"] = "auto"
 
     def dense_weight(self, lang: Lang) -> float:
         if self.method == "dense":
@@ -67,7 +74,7 @@ class RetrievalParams:
 
 @dataclass(frozen=True)
 class Hit:
-    row: int  # position of the chunk in the index
+    row: int  # position of the chunk in the store
     score: float  # fused score (only comparable within one query)
     dense: float  # dense signal: chunk cosine mixed with its best sentence's
     keyword: float  # BM25 score
@@ -78,7 +85,7 @@ class Scores:
     """Both signals for one query, computed once and fused under any parameters."""
 
     dense: dict[int, float]  # row -> cosine of query and chunk, for the dense candidates
-    keyword: np.ndarray  # BM25 score of every row
+    keyword: KeywordHits  # BM25 scores of the rows matching a query term
     lang: Lang
     # row -> best cosine of the query and one of the chunk's sentences, for the same rows
     sentence: dict[int, float] = field(default_factory=dict)
@@ -91,62 +98,66 @@ class Scores:
         return (1.0 - share) * chunk + share * self.sentence[row]
 
 
-def score_query(index: Index, embedder: Embedder, query: str, candidates: int = 50) -> Scores:
+# (query, store, fused hits best first) -> hits in the new order, e.g. a cross-encoder's
+Rerank = Callable[[str, "Store", list[Hit]], list[Hit]]
+
+
+class Retriever:
+    """The one retrieval path: the assistant, `rag eval` and `tune` all call it, so a
+    reranker or another store shows up in every figure.
+
+    candidates (dense chunk search, sentence search, keyword postings) → `Scores` (once per
+    query) → fusion under `params` → optional `rerank` → top k.
+    """
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        params: RetrievalParams | None = None,
+        rerank: Rerank | None = None,
+    ) -> None:
+        self.embedder = embedder
+        self.params = params or RetrievalParams()
+        self.rerank = rerank
+
+    def scores(self, store: Store, query: str) -> Scores:
+        vector = self.embedder.embed([query], "query")[0]
+        return score_vector(store, vector, query, self.params)
+
+    def rank(
+        self,
+        store: Store,
+        query: str,
+        scores: Scores,
+        k: int,
+        params: RetrievalParams | None = None,
+    ) -> list[Hit]:
+        """The top k under `params` (default: this retriever's), reranked if configured."""
+        p = params or self.params
+        if self.rerank is None:
+            return fuse(scores, p, k)
+        return self.rerank(query, store, fuse(scores, p, max(k, p.candidates)))[:k]
+
+    def retrieve(self, store: Store, query: str, k: int) -> list[Hit]:
+        return self.rank(store, query, self.scores(store, query), k)
+
+
+def score_vector(store: Store, vector: np.ndarray, query: str, params: RetrievalParams) -> Scores:
     """Dense candidates are the top chunks by chunk cosine plus the chunks holding the
-    top sentences, so a chunk found only through one sentence still gets a dense score."""
-    n = len(index.chunks)
-    qvec = embedder.embed([query], "query")
-    top = min(max(candidates, 1), n)
-    sims, rows = index.vectors.search(qvec, top)
-    dense = {int(r): float(s) for r, s in zip(rows[0], sims[0], strict=True) if r >= 0}
-    sentence: dict[int, float] = {}
-    layout = _layout(index)
-    if layout.chunk_vectors.size:
-        best = layout.best_sentence(qvec[0])
-        for r in np.argsort(-best)[:top]:
-            dense.setdefault(int(r), float(layout.chunk_vectors[r] @ qvec[0]))
-        sentence = {r: float(best[r]) for r in dense}
-    return Scores(dense, index.keyword.scores(query), detect_lang(query), sentence)
-
-
-@dataclass(frozen=True)
-class _Layout:
-    """Per-index arrays for the sentence signal, built once per loaded (read-only) index."""
-
-    chunk_vectors: np.ndarray  # (n_chunks, dim)
-    member_vectors: np.ndarray  # vectors of chunk 0's sentences, then chunk 1's, ...
-    starts: np.ndarray  # offset of each chunk's first sentence in `member_vectors`
-
-    def best_sentence(self, qvec: np.ndarray) -> np.ndarray:
-        """Best sentence cosine of every chunk: (n_chunks,)."""
-        # einsum, not `@`: a BLAS matrix-vector product wakes OpenBLAS's thread pool, whose
-        # spinning threads then slow the next query's embedding ~6x on a 2-core machine.
-        sims = np.einsum("ij,j->i", self.member_vectors, qvec)
-        return np.maximum.reduceat(sims, self.starts)
-
-
-_LAYOUTS: weakref.WeakKeyDictionary[Index, _Layout] = weakref.WeakKeyDictionary()
-
-
-def _layout(index: Index) -> _Layout:
-    if index in _LAYOUTS:
-        return _LAYOUTS[index]
-    chunk_vectors = index.all_vectors() if index.chunks else np.zeros((0, 1), np.float32)
-    parts: list[np.ndarray] = []
-    starts: list[int] = []
-    size = 0
-    for row, c in enumerate(index.chunks):
-        found = [index.sentence_rows.get((c.source, a, b)) for a, b in c.sentences]
-        rows = [r for r in found if r is not None]
-        # A chunk without stored sentence vectors stands in for its own sentence.
-        block = index.sentence_vectors[rows] if rows else chunk_vectors[row : row + 1]
-        starts.append(size)
-        parts.append(block)
-        size += len(block)
-    members = np.vstack(parts) if parts else chunk_vectors
-    layout = _Layout(chunk_vectors, members, np.asarray(starts, dtype=np.intp))
-    _LAYOUTS[index] = layout
-    return layout
+    top sentences, so a chunk found only through one sentence still gets a dense score.
+    A store too large to search sentences exhaustively (rag.store) returns none; then the
+    sentences of the keyword candidates are scored instead."""
+    top = max(params.candidates, 1)
+    keyword = store.keyword_search(query)
+    rows = [r for r, _ in store.search(vector, top)]
+    found = [] if params.sentence_search == "candidates" else store.search_sentences(vector, top)
+    extra = [r for r, _ in found] if found else keyword.top(top)
+    known = set(rows)
+    rows += [r for r in dict.fromkeys(extra) if r not in known]
+    chunk, best = store.similarities(vector, rows)
+    dense = {r: float(c) for r, c in zip(rows, chunk, strict=True)}
+    sentence = {r: float(b) for r, b in zip(rows, best, strict=True)}
+    return Scores(dense, keyword, detect_lang(query), sentence)
 
 
 def fuse(scores: Scores, params: RetrievalParams, k: int) -> list[Hit]:
@@ -154,7 +165,7 @@ def fuse(scores: Scores, params: RetrievalParams, k: int) -> list[Hit]:
     w = params.dense_weight(scores.lang)
     dense = _dense_signal(scores, params.sentence_share(scores.lang), params.candidates)
     kw = scores.keyword
-    kw_top = [int(r) for r in np.argsort(-kw)[: params.candidates] if kw[r] > 0]
+    kw_top = kw.top(params.candidates)
     pool: set[int] = set()
     if w > 0:
         pool |= set(dense)
@@ -164,12 +175,12 @@ def fuse(scores: Scores, params: RetrievalParams, k: int) -> list[Hit]:
     if fusion == "rrf":
         fused = _rrf(dense, kw_top, w, params.rrf_k)
     elif fusion == "zscore":
-        fused = _zscore(dense, scores.keyword, kw_top, pool, w)
+        fused = _zscore(dense, kw, kw_top, pool, w)
     else:
-        fused = _convex(dense, scores.keyword, pool, w)
+        fused = _convex(dense, kw, pool, w)
     ranked = sorted(pool, key=lambda r: (-fused.get(r, 0.0), r))[:k]
     return [
-        Hit(row=r, score=fused.get(r, 0.0), dense=dense.get(r, 0.0), keyword=float(kw[r]))
+        Hit(row=r, score=fused.get(r, 0.0), dense=dense.get(r, 0.0), keyword=kw.get(r))
         for r in ranked
     ]
 
@@ -185,23 +196,23 @@ def _dense_signal(scores: Scores, share: float, candidates: int) -> dict[int, fl
 
 
 def _convex(
-    dense: dict[int, float], keyword: np.ndarray, pool: set[int], w: float
+    dense: dict[int, float], keyword: KeywordHits, pool: set[int], w: float
 ) -> dict[int, float]:
     """w * min-max-normalised cosine + (1 - w) * BM25 / max BM25."""
     dense_vals = list(dense.values())
     lo, hi = (min(dense_vals), max(dense_vals)) if dense_vals else (0.0, 1.0)
     span = hi - lo or 1.0
-    kw_max = float(keyword.max()) if keyword.size else 0.0
+    kw_max = keyword.max()
     out = {}
     for r in pool:
         d = (dense[r] - lo) / span if r in dense else 0.0
-        k = float(keyword[r]) / kw_max if kw_max > 0 else 0.0
+        k = keyword.get(r) / kw_max if kw_max > 0 else 0.0
         out[r] = w * d + (1.0 - w) * k
     return out
 
 
 def _zscore(
-    dense: dict[int, float], keyword: np.ndarray, kw_top: list[int], pool: set[int], w: float
+    dense: dict[int, float], keyword: KeywordHits, kw_top: list[int], pool: set[int], w: float
 ) -> dict[int, float]:
     """w * z(dense) + (1 - w) * z(BM25), each standardised over its own candidate list.
 
@@ -211,7 +222,7 @@ def _zscore(
     a row missing from a list counts as that list's weakest candidate.
     """
     d_z, d_floor = _standardise([dense[r] for r in dense])
-    k_z, k_floor = _standardise([float(keyword[r]) for r in kw_top])
+    k_z, k_floor = _standardise([keyword.get(r) for r in kw_top])
     d_of = dict(zip(dense, d_z, strict=True))
     k_of = dict(zip(kw_top, k_z, strict=True))
     return {r: w * d_of.get(r, d_floor) + (1.0 - w) * k_of.get(r, k_floor) for r in pool}
@@ -253,7 +264,7 @@ def to_passage(chunk: Chunk, score: float) -> Passage:
 
 
 def retrieve(
-    index: Index, embedder: Embedder, query: str, k: int, params: RetrievalParams | None = None
+    store: Store, embedder: Embedder, query: str, k: int, params: RetrievalParams | None = None
 ) -> list[Hit]:
-    params = params or RetrievalParams()
-    return fuse(score_query(index, embedder, query, params.candidates), params, k)
+    """One query through a `Retriever` (convenience for scripts and tests)."""
+    return Retriever(embedder, params).retrieve(store, query, k)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from rag.keyword import KeywordIndex, search_words
+from rag.keyword import KeywordHits, KeywordIndex, search_words
 from rag.retrieve import RetrievalParams, Scores, fuse
 
 
 def _scores(dense: dict[int, float], keyword: list[float], lang: str = "zh") -> Scores:
-    return Scores(dense, np.asarray(keyword, dtype=np.float32), lang)  # type: ignore[arg-type]
+    return Scores(dense, KeywordHits.dense(keyword), lang)  # type: ignore[arg-type]
 
 
 def test_zscore_fusion_by_hand() -> None:

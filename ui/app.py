@@ -19,12 +19,12 @@ import gradio as gr
 
 from rag.ask import Assistant, content_text
 from rag.errors import RagError, ServeError
-from rag.index import Index
 from rag.ingest.chunk import ChunkParams
 from rag.ingest.pipeline import IngestReport, chunk_params_for, ingest
 from rag.ingest.readers import SUPPORTED_SUFFIXES
 from rag.llm import Message
 from rag.present import citation_label
+from rag.store import Store
 from rag.types import Answer
 from rag.ui.render import CSS, chat_text, context_html, sources_html
 
@@ -55,7 +55,7 @@ class Shown:
     that version, even after an upload has committed a newer one."""
 
     answer: Answer
-    index: Index
+    index: Store
 
 
 Outputs = tuple[list[Message], str, str, Any, Shown | None]

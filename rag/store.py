@@ -1,0 +1,94 @@
+"""The store seam: the few operations retrieval, reading and the chat page need.
+
+A store holds one committed version of an index: chunks (rows 0..len-1), their vectors,
+the vectors and word tags of their sentences, a keyword index, and the original text of
+every file. Everything above it (`rag.retrieve.Retriever`, `rag.evidence`, `rag.ask`, the
+page's context view, `rag eval`) goes through this protocol only, so another backend is a
+new class rather than edits in five modules. The embedded default is `rag.index.Index`
+(FAISS + BM25 + files in one directory).
+
+Vectors are L2-normalised float32; every similarity is an inner product (cosine).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from rag.index import Manifest
+    from rag.keyword import KeywordHits
+    from rag.tagger import Token
+    from rag.types import Chunk
+
+
+@runtime_checkable
+class Store(Protocol):
+    path: Path
+    manifest: Manifest  # what built it: model, parameters, files (rag.index.Manifest)
+
+    def __len__(self) -> int:
+        """Number of chunks (rows)."""
+        ...
+
+    @property
+    def version(self) -> str:
+        """Identity of the committed version: equal versions hold equal rows."""
+        ...
+
+    def check_model(self, model_id: str, checksum: str, backend: str = "torch") -> None:
+        """Raise IndexMismatchError unless the configured model can query this store."""
+        ...
+
+    # -- search ----------------------------------------------------------------------
+
+    def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """The k rows whose chunk vector is closest to `vector`: (row, cosine), best first."""
+        ...
+
+    def search_sentences(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """The k rows holding the sentences closest to `vector`: (row, best sentence cosine),
+        best first. A store that cannot afford it at its size returns []; retrieval then
+        scores the sentences of the chunk candidates only (`similarities`)."""
+        ...
+
+    def similarities(
+        self, vector: np.ndarray, rows: Sequence[int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """For each row: the cosine of its chunk vector, and the best cosine of its
+        sentences (the chunk's own when it has no sentence vectors)."""
+        ...
+
+    def keyword_search(self, query: str) -> KeywordHits:
+        """BM25 scores of the rows matching a term of the query (rag.keyword)."""
+        ...
+
+    def idf(self, term: str) -> float: ...
+
+    @property
+    def vocabulary(self) -> Collection[str]:
+        """Every keyword term the store knows (English questions are translated into it)."""
+        ...
+
+    # -- fetch -----------------------------------------------------------------------
+
+    def chunk(self, row: int) -> Chunk: ...
+
+    def sentence_vector(self, source: str, start: int, end: int) -> np.ndarray | None: ...
+
+    def tags_of(self, source: str, start: int, end: int) -> tuple[Token, ...]: ...
+
+    def document(self, source: str) -> str:
+        """The original decoded text of a file (citations are offsets into it)."""
+        ...
+
+    def sources(self) -> list[str]:
+        """Every file the store holds."""
+        ...
+
+    def context(self, source: str, start: int, end: int) -> tuple[str, str, str]:
+        """(before, quote, after): the original text of the article around a quote."""
+        ...
