@@ -6,6 +6,7 @@
     python -m rag.evals.bench load --index data/index         # 10 two-turn sessions + an upload
     python -m rag.evals.bench_hostile                         # hostile inputs
     python -m rag.evals.bench serve --index data/index        # 20 streaming openai clients
+    python -m rag.evals.bench scale --chunks 100000 --json    # a synthetic archive (issue 11)
 
 Each prints a Markdown block ready for docs/benchmarks.md.
 """
@@ -205,7 +206,8 @@ def bench_load(index: Path, sessions: int) -> str:
 
 
 def _originals(index: Path, extra: dict[str, str]) -> dict[str, str]:
-    docs = {source: doc.text for source, doc in Index.load(index).documents.items()}
+    store = Index.load(index)
+    docs = {source: store.document(source) for source in store.sources()}
     return {**docs, **extra}
 
 
@@ -378,6 +380,11 @@ def _free_port() -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["scale"]:  # its own options (rag.evals.bench_scale)
+        from rag.evals.bench_scale import main as scale
+
+        return scale(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m rag.evals.bench")
     sub = parser.add_subparsers(dest="what", required=True)
     p = sub.add_parser("ingest")

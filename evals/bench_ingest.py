@@ -103,8 +103,8 @@ def _one(backend: Backend, sentences: SentenceVectors, corpus: Path, index: Path
     report = ingest([corpus], index, embedder, ChunkParams(), sentence_vectors=sentences)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     built = Index.load(index)
-    chars = sum(len(d.text) for d in built.documents.values())
-    run = Run(report.seconds, chars, report.chunks, len(built.sentence_rows), rss)
+    chars = sum(len(built.document(s)) for s in built.sources())
+    run = Run(report.seconds, chars, report.chunks, len(built.sentence_keys()), rss)
     print(json.dumps(run.__dict__))
 
 
@@ -173,7 +173,7 @@ def tagging_share(index: Path) -> tuple[float, int]:
     from rag.text import join_lines
 
     idx = Index.load(index)
-    texts = [join_lines(idx.documents[s].text[a:b]) for s, a, b in idx.sentence_rows]
+    texts = [join_lines(idx.document(s)[a:b]) for s, a, b in idx.sentence_keys()]
     tagger.tag("预热")
     t0 = time.perf_counter()
     for text in texts:

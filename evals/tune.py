@@ -244,7 +244,7 @@ def rescore(
     case: Case, assistant: Assistant, params: evidence.EvidenceParams
 ) -> list[evidence.Scored]:
     sentences = [s.sentence for s in case.prep.scored]
-    return evidence.score(assistant.index, case.vector, case.terms, sentences, params)
+    return evidence.score(case.vector, case.terms, sentences, params)
 
 
 def answer_metrics(

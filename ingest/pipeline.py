@@ -29,18 +29,22 @@ import scipy.sparse as sp
 
 from rag import tagger
 from rag.embed import ContextEmbedder, Embedder
-from rag.errors import IngestError, RagError, UnreadableFileError
+from rag.errors import IndexMismatchError, IngestError, RagError, UnreadableFileError
 from rag.fsutil import sha256_file
 from rag.index import (
+    FORMAT_VERSION,
     MANIFEST,
+    MAX_SEGMENTS,
     FileRecord,
     Index,
     Manifest,
+    SegmentData,
     SentenceKey,
-    SentenceStore,
     StoredDocument,
+    commit,
+    compact,
     read_manifest,
-    write_index,
+    stored_format,
     write_lock,
 )
 from rag.ingest.chunk import ChunkParams
@@ -48,8 +52,9 @@ from rag.ingest.limits import ReadLimits
 from rag.ingest.parse import parse_document
 from rag.ingest.readers import SUPPORTED_SUFFIXES, escape_name, read_document
 from rag.keyword import KeywordIndex
+from rag.segment import text_hash
 from rag.tagger import Token
-from rag.text import join_lines, squeeze, tokenize
+from rag.text import join_lines, tokenize
 from rag.types import Chunk
 
 log = logging.getLogger(__name__)
@@ -146,8 +151,6 @@ class _FilePart:
     has_chunk: np.ndarray  # bool per chunk: its vector is filled in
     has_sentence: np.ndarray
     done: int = 0  # chunks [0, done) and their sentences are complete
-    # Term counts and their vocabulary, carried over from the old index (None: fresh file).
-    tf_rows: tuple[sp.csr_matrix, dict[str, int]] | None = None
     previous: _FilePart | None = None  # the version in the old index (a changed file)
     # LAC tags of sentences (rag.tagger), by key: carried over from the old index, filled
     # in for new sentences when the part is first committed.
@@ -224,7 +227,13 @@ def _load_previous(path: Path, manifest_expected: Manifest) -> Index | None:
     """The current index if it can be extended; None when a full rebuild is needed."""
     if not (path / MANIFEST).exists():
         return None
-    old = Index.load(path)  # format version problems surface as IndexMismatchError
+    try:
+        old = Index.load(path)
+    except IndexMismatchError:
+        if stored_format(path) < FORMAT_VERSION:  # written by an older version: rebuild it
+            log.warning("the index has an older format: re-embedding every file")
+            return None
+        raise  # a newer format: never overwrite what a newer version wrote
     old.check_model(manifest_expected.embed_model, manifest_expected.embed_checksum)
     if old.manifest.embed_backend != manifest_expected.embed_backend:
         # Compatible for queries, but one index holds one backend's vectors.
@@ -239,33 +248,23 @@ def _load_previous(path: Path, manifest_expected: Manifest) -> Index | None:
     return old
 
 
-def _old_parts(old: Index) -> dict[str, _FilePart]:
-    vectors = old.all_vectors()
-    by_source: dict[str, list[int]] = {}
-    for i, c in enumerate(old.chunks):
-        by_source.setdefault(c.source, []).append(i)
-    sentence_rows: dict[str, list[int]] = {}
-    for key, row in old.sentence_rows.items():
-        sentence_rows.setdefault(key[0], []).append(row)
-    keys_by_row = {row: key for key, row in old.sentence_rows.items()}
-    parts = {}
-    for source, record in old.manifest.files.items():
-        rows = by_source.get(source, [])
-        srows = sorted(sentence_rows.get(source, []))
-        parts[source] = _FilePart(
-            document=old.documents[source],
-            record=record,
-            chunks=[old.chunks[i] for i in rows],
-            sentence_keys=[keys_by_row[r] for r in srows],
-            vectors=vectors[rows],
-            sentence_vectors=old.sentence_vectors[srows],
-            has_chunk=np.ones(len(rows), bool),
-            has_sentence=np.ones(len(srows), bool),
-            done=len(rows),
-            tf_rows=(old.keyword.tf[rows], old.keyword.vocab),
-            tags={keys_by_row[r]: old.sentence_tags[r] for r in srows},
-        )
-    return parts
+def _previous_part(old: Index, source: str) -> _FilePart:
+    """A file's stored version, loaded for re-use of its vectors."""
+    data = old.file_data(source)
+    record = old.manifest.files[source]
+    keys = list(data.sentence_keys)
+    return _FilePart(
+        document=data.documents[0],
+        record=record,
+        chunks=list(data.chunks),
+        sentence_keys=keys,
+        vectors=np.asarray(data.vectors),
+        sentence_vectors=np.asarray(data.sentence_vectors),
+        has_chunk=np.ones(len(data.chunks), bool),
+        has_sentence=np.ones(len(keys), bool),
+        done=len(data.chunks),
+        tags=dict(zip(keys, data.sentence_tags, strict=True)),
+    )
 
 
 def ingest(
@@ -328,11 +327,10 @@ def _ingest_locked(
         sentence_vectors="pooled" if _pools(embedder, sentence_vectors) else "separate",
     )
     old = None if rebuild else _load_previous(index_path, expected)
-    old_parts = _old_parts(old) if old else {}
-    parts, changes = _collect(inputs, old_parts, params, prune, skipped, hooks.limits, expected.dim)
+    parts, kept, changes = _collect(inputs, old, params, prune, skipped, hooks.limits, expected.dim)
     if not any(changes[k] for k in ("added", "updated", "unchanged", "resumed")):
         raise _nothing_ingested(skipped)
-    committer = _Committer(index_path, expected, parts, started, hooks.on_commit)
+    committer = _Committer(index_path, expected, parts, kept, old, started, hooks.on_commit)
     embed_seconds = _embed_missing(
         parts,
         embedder,
@@ -342,18 +340,19 @@ def _ingest_locked(
         hooks.commit_every,
         sentence_vectors,
     )
-    chunks = committer.commit(final=True)
+    final = committer.commit(final=True)
+    if len(final.segments) > MAX_SEGMENTS:
+        final = compact(index_path)
     escaped = [i.source for i in inputs if i.source != i.path.relative_to(i.root).as_posix()]
-    fresh = [p for p in parts if p.tf_rows is None]
     return IngestReport(
         index=index_path,
         skipped=skipped,
         escaped=escaped,
-        files=len(parts),
-        articles=sum(p.record.articles for p in parts),
-        chunks=chunks,
-        chunks_embedded=sum(len(p.chunks) for p in fresh) - committer.reused_chunks,
-        sentences_embedded=sum(len(p.sentence_keys) for p in fresh)
+        files=len(final.files),
+        articles=sum(r.articles for r in final.files.values()),
+        chunks=final.n_chunks,
+        chunks_embedded=sum(len(p.chunks) for p in parts) - committer.reused_chunks,
+        sentences_embedded=sum(len(p.sentence_keys) for p in parts)
         - (committer.reused - committer.reused_chunks),
         vectors_reused=committer.reused,
         duplicate_chunks=committer.duplicates,
@@ -371,57 +370,77 @@ def _nothing_ingested(skipped: Sequence[Skipped]) -> IngestError:
 
 
 class _Committer:
-    """Writes the current state of an ingest as one atomic index version."""
+    """Writes the current state of an ingest as one atomic index version: the files it did
+    not touch stay in their segments, the files it (re-)embedded go into one new segment."""
 
     def __init__(
         self,
         path: Path,
         expected: Manifest,
         parts: Sequence[_FilePart],
+        kept: dict[str, FileRecord],
+        old: Index | None,
         started: float,
         on_commit: CommitFn | None,
     ) -> None:
         self.path = path
         self.expected = expected
         self.parts = parts
+        self.kept = kept
+        self.current = old  # the committed version new segments are linked from
         self.started = started
         self.on_commit = on_commit
         self.commits = 0
         self.duplicates = 0
-        fresh = [p for p in parts if p.tf_rows is None]
-        self.reused_chunks = sum(int(p.has_chunk.sum()) for p in fresh)
-        self.reused = self.reused_chunks + sum(int(p.has_sentence.sum()) for p in fresh)
+        self.reused_chunks = sum(int(p.has_chunk.sum()) for p in parts)
+        self.reused = self.reused_chunks + sum(int(p.has_sentence.sum()) for p in parts)
         self.last_cost = 0.0  # seconds the last commit took
 
-    def commit(self, final: bool = False) -> int:
-        """Commit every complete file and the done prefix of others; return the chunks."""
+    def commit(self, final: bool = False) -> Manifest:
+        """Commit every complete file and the done prefix of others."""
         t0 = time.perf_counter()
-        snapshot = [s for s in map(_snapshot, self.parts) if s is not None]
-        chunks, vectors, keyword, sentences, n_dupes = _assemble(snapshot)
-        if not chunks:
+        kept = dict(self.kept)
+        snapshot: list[_FilePart] = []
+        for part in self.parts:
+            taken = _snapshot(part)
+            if taken is not None:
+                snapshot.append(taken)
+            elif part.previous is not None and self._stored(part.document.source):
+                # Not started yet: its old (or partly committed) version stays where it is.
+                kept[part.document.source] = self._stored(part.document.source)  # type: ignore[assignment]
+        seen = self.current.hashes(kept) if self.current is not None else set()
+        data, n_dupes = _assemble(snapshot, seen, self.expected.dim)
+        if not data.chunks and not kept:
             if final:
                 raise IngestError("nothing was ingested (no text found). The index is unchanged.")
-            return 0
-        manifest = replace(self.expected, files={p.document.source: p.record for p in snapshot})
-        documents = [p.document for p in snapshot]
-        write_index(self.path, manifest, chunks, vectors, keyword, documents, sentences)
+            return self.current.manifest if self.current else self.expected
+        added = {p.document.source: p.record for p in snapshot}
+        manifest = commit(self.path, self.expected, self.current, kept, added, data)
+        self.current = Index.load(self.path)
         self.commits += 1
         self.duplicates = n_dupes
         self.last_cost = time.perf_counter() - t0
         if self.on_commit and not final:
             partial = next((p.document.source for p in snapshot if not p.record.complete), None)
-            complete = sum(1 for p in snapshot if p.record.complete)
+            complete = sum(1 for r in manifest.files.values() if r.complete)
             elapsed = time.perf_counter() - self.started
-            self.on_commit(Committed(complete, partial, len(chunks), elapsed))
-        return len(chunks)
+            self.on_commit(Committed(complete, partial, manifest.n_chunks, elapsed))
+        return manifest
+
+    def _stored(self, source: str) -> FileRecord | None:
+        """The committed record of a file, if the current version holds it."""
+        if self.current is None:
+            return None
+        record = self.current.manifest.files.get(source)
+        return record if record is not None and record.segment else None
 
 
 def _snapshot(part: _FilePart) -> _FilePart | None:
-    """What of `part` can be committed now: all of it, its done prefix, or its old version."""
+    """What of `part` goes into the new segment now: all of it, or its done prefix."""
     if part.complete:
         return part
     if part.done == 0:
-        return part.previous  # its old or partly committed version, if any
+        return None
     n_sent = part.sentences_upto(part.done)
     prefix = part.chunks[: part.done]
     return replace(
@@ -445,18 +464,21 @@ def _snapshot(part: _FilePart) -> _FilePart | None:
 
 def _collect(
     inputs: Iterable[_Input],
-    old_parts: dict[str, _FilePart],
+    old: Index | None,
     params: ChunkParams,
     prune: bool,
     skipped: list[Skipped],
     limits: ReadLimits | None,
     dim: int,
-) -> tuple[list[_FilePart], dict[str, list[str]]]:
-    """Decide, file by file, what the new index holds."""
+) -> tuple[list[_FilePart], dict[str, FileRecord], dict[str, list[str]]]:
+    """Decide, file by file, what the new index holds: parts to (re-)embed, and the
+    records of files that stay as they are in the old index."""
     fields: dict[str, list[str]] = {
         "added": [], "updated": [], "unchanged": [], "removed": [], "resumed": []
     }  # fmt: skip
+    old_records = dict(old.manifest.files) if old is not None else {}
     parts: dict[str, _FilePart] = {}
+    kept: dict[str, FileRecord] = {}
     seen_sha: dict[str, str] = {}
     for item in inputs:
         try:
@@ -467,30 +489,33 @@ def _collect(
         if sha in seen_sha:
             skipped.append(Skipped(item.source, f"duplicate of {seen_sha[sha]}"))
             continue
-        previous = old_parts.get(item.source)
-        if previous is not None and previous.record.sha256 == sha and previous.record.complete:
-            parts[item.source] = previous
+        record = old_records.get(item.source)
+        if record is not None and record.sha256 == sha and record.complete:
+            kept[item.source] = record
             fields["unchanged"].append(item.source)
         else:
+            previous = None
+            if old is not None and record is not None and record.segment:
+                previous = _previous_part(old, item.source)
             part = _parse(item, params, skipped, limits, dim, previous)
             if part is None:
                 continue
             parts[item.source] = part
-            if previous is None:
+            if record is None:
                 fields["added"].append(item.source)
-            elif previous.record.sha256 == sha:
+            elif record.sha256 == sha:
                 fields["resumed"].append(item.source)
             else:
                 fields["updated"].append(item.source)
         seen_sha[sha] = item.source
-    for source, part in old_parts.items():
-        if source in parts:
+    for source, record in old_records.items():
+        if source in parts or source in kept:
             continue
         if prune:
             fields["removed"].append(source)
         else:
-            parts[source] = part  # not among this run's inputs: keep it
-    return list(parts.values()), fields
+            kept[source] = record  # not among this run's inputs: keep it
+    return list(parts.values()), kept, fields
 
 
 def _parse(
@@ -693,19 +718,17 @@ def _embed_in_context(part: _FilePart, rows: list[int], wanted: set[int], fn: Sp
                 part.has_sentence[row] = True
 
 
-def _assemble(
-    parts: Sequence[_FilePart],
-) -> tuple[list[Chunk], np.ndarray, KeywordIndex, SentenceStore, int]:
-    """Concatenate the parts, dropping chunks whose text is already in the index."""
-    seen: set[str] = set()
+def _assemble(parts: Sequence[_FilePart], seen: set[int], dim: int) -> tuple[SegmentData, int]:
+    """The parts as one segment, dropping chunks whose text is already in the index."""
+    seen = set(seen)
     chunks: list[Chunk] = []
-    vector_blocks: list[np.ndarray] = []
+    vector_blocks: list[np.ndarray] = [np.zeros((0, dim), np.float32)]
     tf_parts = []
     dupes = 0
     for part in parts:
         keep = []
         for i, chunk in enumerate(part.chunks):
-            key = squeeze(chunk.text)
+            key = text_hash(chunk.text)
             if key in seen:
                 dupes += 1
                 continue
@@ -714,17 +737,20 @@ def _assemble(
         chunks.extend(part.chunks[i] for i in keep)
         vector_blocks.append(part.vectors[keep])
         tf_parts.append(_term_rows(part, keep))
-    vectors = np.vstack(vector_blocks) if vector_blocks else np.zeros((0, 1), np.float32)
-    sentences = SentenceStore(
-        keys=[k for p in parts for k in p.sentence_keys],
-        vectors=(
-            np.vstack([p.sentence_vectors for p in parts])
-            if parts
-            else np.zeros((0, 1), np.float32)
+    keyword = KeywordIndex.merge(tf_parts)
+    data = SegmentData(
+        chunks=chunks,
+        vectors=np.vstack(vector_blocks),
+        documents=[p.document for p in parts],
+        sentence_keys=[k for p in parts for k in p.sentence_keys],
+        sentence_vectors=np.vstack(
+            [np.zeros((0, dim), np.float32), *(p.sentence_vectors for p in parts)]
         ),
-        tags=[t for p in parts for t in _tags(p)],
+        sentence_tags=[t for p in parts for t in _tags(p)],
+        tf=keyword.tf,
+        vocab=keyword.vocab,
     )
-    return chunks, vectors, KeywordIndex.merge(tf_parts), sentences, dupes
+    return data, dupes
 
 
 def _tags(part: _FilePart) -> list[tuple[Token, ...]]:
@@ -739,8 +765,5 @@ def _tags(part: _FilePart) -> list[tuple[Token, ...]]:
 
 
 def _term_rows(part: _FilePart, keep: list[int]) -> tuple[sp.csr_matrix, dict[str, int]]:
-    if part.tf_rows is not None:
-        old_tf, old_vocab = part.tf_rows
-        return old_tf[keep], old_vocab
     built = KeywordIndex.build(tokenize(indexed_text(part.chunks[i])) for i in keep)
     return built.tf, built.vocab

@@ -278,7 +278,7 @@ class Assistant:
             return []
         vector: np.ndarray = self.embedder.embed([text], "query")[0]
         terms = evidence.query_terms(index, text)
-        return evidence.score(index, vector, terms, sentences, self.params.evidence)
+        return evidence.score(vector, terms, sentences, self.params.evidence)
 
     def ask_stream(
         self,

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
@@ -175,6 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_index(p)
     p.add_argument("--json", action="store_true", help="print the manifest as JSON")
     p.set_defaults(handler=_cmd_info)
+
+    p = sub.add_parser("compact", help="merge an index's segments into one (no re-embedding)")
+    _add_index(p)
+    p.set_defaults(handler=_cmd_compact)
     return parser
 
 
@@ -336,7 +341,6 @@ def _cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    import time
     from pathlib import Path
 
     from rag.ask import Assistant
@@ -458,7 +462,8 @@ def _cmd_info(args: argparse.Namespace, settings: Settings) -> int:
     print(f"chunker: {json.dumps(manifest.chunker)}   keyword: {manifest.keyword_tokenizer}")
     print(
         f"files: {len(files)}   articles: {sum(f.articles for f in files.values())}   "
-        f"chunks: {manifest.n_chunks}"
+        f"chunks: {manifest.n_chunks}   segments: {len(manifest.segments)} "
+        "(`rag compact` merges them)"
     )
     layouts = Counter(rec.layout for rec in files.values())
     print(
@@ -475,6 +480,20 @@ def _cmd_info(args: argparse.Namespace, settings: Settings) -> int:
             f"  {source}  {rec.articles} articles, {rec.chunks} chunks, {rec.encoding}, "
             f"sha256 {rec.sha256[:12]}{layout}{partly}"
         )
+    return 0
+
+
+def _cmd_compact(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.index import compact, read_manifest, write_lock
+
+    before = read_manifest(settings.index)  # a missing or damaged index: its own error
+    started = time.perf_counter()
+    with write_lock(settings.index):
+        after = compact(settings.index)
+    print(
+        f"index: {settings.index}  segments: {len(before.segments)} -> {len(after.segments)}  "
+        f"chunks: {after.n_chunks}  ({time.perf_counter() - started:.1f} s)"
+    )
     return 0
 
 

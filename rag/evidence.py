@@ -102,6 +102,8 @@ class Sentence:
     meta: ArticleMeta = field(default_factory=ArticleMeta)
     tags: tuple[Token, ...] = ()  # LAC words and tags of `text` (rag.tagger)
     context: str = ""  # the passage the sentence sits in (title + text), for constraints
+    # its stored embedding (None: none stored; it then scores 0 on the dense side)
+    vector: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,8 @@ def candidates(index: Store, hits: Sequence[Hit]) -> list[Sentence]:
     for rank, hit in enumerate(hits):
         chunk = index.chunk(hit.row)
         text = index.document(chunk.source)
-        for start, end in chunk.sentences:
+        for stored in index.sentences_of(hit.row):
+            start, end = stored.start, stored.end
             key = (chunk.source, start, end)
             if key in seen or not _has_words(text[start:end]):
                 continue
@@ -134,8 +137,9 @@ def candidates(index: Store, hits: Sequence[Hit]) -> list[Sentence]:
                     passage_id=chunk_id(chunk),
                     passage_rank=rank,
                     meta=chunk.meta,
-                    tags=index.tags_of(chunk.source, start, end),
+                    tags=stored.tags,
                     context=f"{chunk.title}\n{chunk.text}",
+                    vector=stored.vector,
                 )
             )
     return out
@@ -169,7 +173,6 @@ def lexical_overlap(terms: dict[str, float], text: str) -> float:
 
 
 def score(
-    index: Store,
     query_vector: np.ndarray,
     terms: QueryTerms,
     sentences: Sequence[Sentence],
@@ -179,8 +182,7 @@ def score(
     p = params or EvidenceParams()
     out = []
     for s in sentences:
-        vec = index.sentence_vector(s.source, s.start, s.end)
-        dense = float(vec @ query_vector) if vec is not None else 0.0
+        dense = float(s.vector @ query_vector) if s.vector is not None else 0.0
         lexical = lexical_overlap(terms, s.text)
         total = dense + p.lexical_weight * lexical - p.rank_penalty * s.passage_rank
         if terms.quantity and p.mismatch_penalty and not states(s.text, terms.unit):

@@ -1,27 +1,26 @@
-"""The on-disk index: one directory, committed atomically through its manifest.
+"""The on-disk index: segments of chunks, committed atomically through a manifest.
 
 Layout::
 
     INDEX/
-      manifest.json        the commit point: format version, model, parameters, files,
-                           and the name + checksums of the data directory below
+      manifest.json        the commit point: format version, model, parameters, files (each
+                           with the segment holding it), the data directory, its checksums
       data-<id>/
-        vectors.faiss      normalised embeddings, inner product (exact search)
-        keyword.npz        BM25 term counts (see rag.keyword)
-        vocab.json
-        chunks.jsonl       one chunk per line, same order as the vectors
-        sentences.jsonl    [source, start, end] of every sentence of every chunk
-        sentence_vectors.npy  their embeddings (answers and citations work per sentence)
-        sentence_tags.jsonl   LAC words and tags of each sentence, same order (rag.tagger)
-        documents.jsonl    the original decoded text of every file (for citations)
+        seg-<id>/          one segment per ingest that embedded something (rag.segment)
+        seg-<id>/          ...
 
-A writer builds a fresh `data-<id>/` next to the current one, then replaces
-`manifest.json` with `os.replace` (atomic on POSIX). A crash at any moment leaves the
-old manifest pointing at the old, untouched data directory.
+A writer builds a fresh `data-<id>/` next to the current one: segments it keeps are hard
+links to the current version's files (nothing is copied or re-read), the files it
+(re-)embedded go into one new segment; then it replaces `manifest.json` with
+`os.replace` (atomic on POSIX). A crash at any moment leaves the old manifest pointing at
+the old, untouched data directory. A file's rows in an older segment are superseded when
+the manifest names a newer segment for it (or drops it); `rag compact` rewrites all live
+rows into one segment, and an ingest does so itself once there are MAX_SEGMENTS.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import json
 import os
@@ -31,22 +30,36 @@ import time
 import uuid
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from rag.errors import ConfigError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
-from rag.fsutil import exclusive_lock, fsync_dir, fsync_file, sha256_file, write_text_atomic
-from rag.keyword import TOKENIZER_NAME, BM25Params, KeywordHits, KeywordIndex
+from rag.fsutil import digest_file, exclusive_lock, fsync_dir, fsync_file, write_text_atomic
+from rag.keyword import TOKENIZER_NAME, BM25Params, KeywordHits, KeywordIndex, bm25, idf
+from rag.segment import (
+    HNSW_EF_SEARCH,
+    SEGMENT_FILES,
+    Segment,
+    SegmentData,
+    SentenceKey,
+    StoredDocument,
+    chunk_id,
+    write_segment,
+)
 from rag.tagger import TAGGER_NAME, Token
-from rag.types import ArticleMeta, Chunk
+from rag.types import Chunk
 
-if TYPE_CHECKING:
-    import faiss
+__all__ = [
+    "FORMAT_VERSION", "MANIFEST", "FileRecord", "Index", "Manifest", "SegmentData",
+    "SentenceKey", "StoredDocument", "chunk_id", "commit", "read_manifest", "write_lock",
+]  # fmt: skip
 
-FORMAT_VERSION = 2  # 2: LAC word/entity tags of every sentence (sentence_tags.jsonl)
+FORMAT_VERSION = 3  # 3: segments; 2: LAC word/entity tags of every sentence
 MANIFEST = "manifest.json"
+MAX_SEGMENTS = 8  # an ingest that would leave more merges them into one (as `rag compact`)
 
 
 @dataclass(frozen=True)
@@ -58,6 +71,7 @@ class FileRecord:
     complete: bool = True  # False: committed in part by an interrupted ingest
     layout: str = ""  # cleaning rules applied: "page" (PDF-like) or "prose" (rag.ingest.clean)
     layout_reason: str = ""  # the evidence, e.g. "12 of 80 lines broken mid-sentence"
+    segment: str = ""  # the segment holding this file's chunks
 
 
 @dataclass(frozen=True)
@@ -70,8 +84,9 @@ class Manifest:
     chunker: dict[str, Any]
     files: dict[str, FileRecord]
     data_dir: str = ""
-    checksums: dict[str, str] = field(default_factory=dict)
+    checksums: dict[str, str] = field(default_factory=dict)  # "seg-x/name" -> digest
     n_chunks: int = 0
+    segments: list[str] = field(default_factory=list)  # oldest first
     # What ran the model (rag.embed). Absent in indexes written before backends existed,
     # which were all torch: the defaults read them as they were built (no format change).
     embed_backend: str = "torch"
@@ -98,41 +113,8 @@ class Manifest:
             raise ValueError(f"{where}: {first['msg']}") from None
 
 
-# Every data directory holds these; the manifest must name a checksum for each.
-DATA_FILES = frozenset(
-    {
-        "vectors.faiss",
-        "keyword.npz",
-        "vocab.json",
-        "chunks.jsonl",
-        "documents.jsonl",
-        "sentences.jsonl",
-        "sentence_vectors.npy",
-    }
-)
 _DATA_DIR = re.compile(r"data-[0-9A-Za-z-]+")
-
-
-SentenceKey = tuple[str, int, int]  # (source, start, end)
-
-
-@dataclass(frozen=True)
-class SentenceStore:
-    keys: list[SentenceKey]
-    vectors: np.ndarray  # (len(keys), dim) float32
-    tags: list[tuple[Token, ...]] = field(default_factory=list)  # same order as keys
-
-
-@dataclass(frozen=True)
-class StoredDocument:
-    source: str
-    sha256: str
-    encoding: str
-    text: str
-
-
-def chunk_id(chunk: Chunk) -> str:
-    return f"{chunk.source}:{chunk.start}-{chunk.end}"
+_SEGMENT = re.compile(r"seg-[0-9A-Za-z-]+")
 
 
 # Backends whose vectors are interchangeable for queries, declared by measurement: the int8
@@ -145,20 +127,6 @@ def query_compatible(built_with: str, querying_with: str) -> bool:
     return built_with == querying_with or (
         frozenset({built_with, querying_with}) in _QUERY_COMPATIBLE
     )
-
-
-def _chunk_to_json(chunk: Chunk) -> str:
-    record = asdict(chunk)
-    record["id"] = chunk_id(chunk)
-    return json.dumps(record, ensure_ascii=False)
-
-
-def _chunk_from_json(line: str) -> Chunk:
-    d = json.loads(line)
-    d.pop("id", None)
-    d["sentences"] = tuple(tuple(s) for s in d["sentences"])
-    d["meta"] = ArticleMeta(**d["meta"])
-    return Chunk(**d)
 
 
 def _rebuild_hint(path: Path) -> str:
@@ -195,6 +163,14 @@ def read_manifest(path: Path) -> Manifest:
     return manifest
 
 
+def stored_format(path: Path) -> int:
+    """The format version of the index at `path` (0 when it cannot be read)."""
+    try:
+        return _format_version((path / MANIFEST).read_text("utf-8"))
+    except (OSError, ValueError):
+        return 0
+
+
 def _format_version(raw: str) -> int:
     # Read first and on its own: another version may have other fields.
     data = json.loads(raw)
@@ -207,12 +183,20 @@ def _format_version(raw: str) -> int:
 
 
 def _check_manifest(m: Manifest) -> None:
-    """What types alone do not say: a data directory inside the index, a checksum per file."""
+    """What types alone do not say: a data directory inside the index, segments inside it
+    with a checksum per file, and every file in one of them."""
     if not _DATA_DIR.fullmatch(m.data_dir):
         raise ValueError(f"data_dir {m.data_dir!r} is not a data directory name")
-    missing = sorted(DATA_FILES - set(m.checksums))
-    if missing:
-        raise ValueError(f"no checksum for {', '.join(missing)}")
+    for name in m.segments:
+        if not _SEGMENT.fullmatch(name):
+            raise ValueError(f"segment {name!r} is not a segment name")
+        missing = [f for f in SEGMENT_FILES if f"{name}/{f}" not in m.checksums]
+        if missing:
+            raise ValueError(f"no checksum for {name}/{', '.join(missing)}")
+    # "" is a file none of whose chunks were kept (all duplicates of other files' chunks)
+    stray = sorted({r.segment for r in m.files.values()} - {"", *m.segments})
+    if stray:
+        raise ValueError(f"files are in segment {stray[0]!r}, which the manifest does not list")
     if m.dim <= 0 or m.n_chunks < 0:
         raise ValueError(f"dim {m.dim} / n_chunks {m.n_chunks} out of range")
 
@@ -221,23 +205,42 @@ class _DataVanished(Exception):
     """The manifest's data directory is gone: a concurrent commit, or damage."""
 
 
+@dataclass(frozen=True)
+class SentenceInfo:
+    """A stored sentence of a chunk: its vector (None if none was stored) and LAC tags."""
+
+    start: int
+    end: int
+    vector: np.ndarray | None
+    tags: tuple[Token, ...]
+
+
+@dataclass
+class _Live:
+    """The rows of one segment that the manifest still points to."""
+
+    rows: np.ndarray  # live local rows, ascending
+    position: np.ndarray  # local row -> position among the live rows, -1 if superseded
+    selector: Any = None  # faiss IDSelector of `rows`, when some rows are superseded
+
+
 class Index:
-    """A loaded index: chunks, their vectors and the keyword index, read-only. The
-    embedded default store (rag.store.Store)."""
+    """A loaded index version, read-only: the embedded default store (rag.store.Store).
+
+    Rows are numbered over the live chunks of every segment, oldest segment first.
+    """
 
     def __init__(self, path: Path, manifest: Manifest, bm25: BM25Params | None = None) -> None:
         self.path = path
         self.manifest = manifest
         self.data = path / manifest.data_dir
+        self.bm25 = bm25 or BM25Params()
         self._layout: _SentenceLayout | None = None
+        self._idf: dict[str, float] = {}
         self._verify()
         try:
-            self.chunks = self._read_chunks()
-            self.vectors = self._read_vectors()
-            self.keyword = KeywordIndex.load(self.data, bm25)
-            self.documents = self._read_documents()
-            self.sentence_vectors, self.sentence_rows = self._read_sentences()
-            self.sentence_tags = self._read_tags()
+            self.segments = [Segment(self.data / name, manifest.dim) for name in manifest.segments]
+            self._live = [self._live_rows(seg) for seg in self.segments]
         except (
             OSError,
             ValueError,
@@ -251,12 +254,15 @@ class Index:
             # Checksums matched, yet the content does not parse: written by a buggy or
             # foreign tool. Every such state is the same problem for the user.
             raise self._corrupt(f"{type(exc).__name__}: {exc}") from exc
-        if self.vectors.ntotal != len(self.chunks) or len(self.keyword) != len(self.chunks):
-            raise self._corrupt("vector, keyword and chunk counts disagree")
-        if self.vectors.d != manifest.dim:
-            raise self._corrupt(
-                f"vectors have {self.vectors.d} dimensions, manifest says {manifest.dim}"
-            )
+        sizes = [len(live.rows) for live in self._live]
+        self._bases = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64).tolist()
+        self._n = int(self._bases[-1])
+        lengths = [
+            np.asarray(seg.doc_len)[live.rows]
+            for seg, live in zip(self.segments, self._live, strict=True)
+        ]
+        total = float(sum(int(x.sum()) for x in lengths))
+        self._avg_len = total / self._n if self._n else 1.0
 
     @classmethod
     def load(cls, path: str | Path, bm25: BM25Params | None = None) -> Index:
@@ -308,125 +314,187 @@ class Index:
                 if not self.data.is_dir():
                     raise _DataVanished(self.data)
                 raise self._corrupt(f"{name} is missing")
-            if sha256_file(file) != expected:
+            if digest_file(file) != expected:
                 raise self._corrupt(f"{name} does not match its checksum")
 
-    def _read_chunks(self) -> list[Chunk]:
-        with (self.data / "chunks.jsonl").open(encoding="utf-8") as fh:
-            return [_chunk_from_json(line) for line in fh if line.strip()]
-
-    def _read_vectors(self) -> faiss.Index:
+    def _live_rows(self, seg: Segment) -> _Live:
         import faiss
 
-        return faiss.read_index(str(self.data / "vectors.faiss"))
+        here = [seg.source_id[s] for s, r in self.manifest.files.items() if r.segment == seg.name]
+        mask = np.isin(np.asarray(seg.chunk_source), np.asarray(here, dtype=np.int32))
+        rows = np.flatnonzero(mask).astype(np.int64)
+        position = np.full(seg.n, -1, dtype=np.int64)
+        position[rows] = np.arange(len(rows))
+        selector = faiss.IDSelectorBatch(rows) if len(rows) < seg.n else None
+        return _Live(rows, position, selector)
 
-    def _read_documents(self) -> dict[str, StoredDocument]:
-        docs: dict[str, StoredDocument] = {}
-        with (self.data / "documents.jsonl").open(encoding="utf-8") as fh:
-            for line in fh:
-                doc = StoredDocument(**json.loads(line))
-                docs[doc.source] = doc
-        return docs
+    # -- rows ------------------------------------------------------------------------
 
-    def _read_sentences(self) -> tuple[np.ndarray, dict[SentenceKey, int]]:
-        with (self.data / "sentences.jsonl").open(encoding="utf-8") as fh:
-            keys = [tuple(json.loads(line)) for line in fh if line.strip()]
-        vectors = np.load(self.data / "sentence_vectors.npy", allow_pickle=False)
-        if len(vectors) != len(keys):
-            raise self._corrupt("sentence vectors and sentence list disagree")
-        return vectors, {(str(k[0]), int(k[1]), int(k[2])): i for i, k in enumerate(keys)}
+    def _locate(self, row: int) -> tuple[int, int]:
+        """(segment number, local row) of a global row."""
+        if not 0 <= row < self._n:
+            raise IndexError(row)
+        s = bisect.bisect_right(self._bases, row) - 1
+        return s, int(self._live[s].rows[row - self._bases[s]])
 
-    def _read_tags(self) -> list[tuple[Token, ...]]:
-        with (self.data / "sentence_tags.jsonl").open(encoding="utf-8") as fh:
-            try:
-                tags = [
-                    tuple((int(a), int(b), str(t)) for a, b, t in json.loads(line))
-                    for line in fh
-                    if line.strip()
-                ]
-            except (ValueError, TypeError) as exc:
-                raise self._corrupt(f"sentence_tags.jsonl: {exc}") from exc
-        if len(tags) != len(self.sentence_rows):
-            raise self._corrupt("sentence tags and sentence list disagree")
-        return tags
-
-    def tags_of(self, source: str, start: int, end: int) -> tuple[Token, ...]:
-        """LAC words and tags of a stored sentence (offsets into its display text)."""
-        row = self.sentence_rows.get((source, start, end))
-        return () if row is None else self.sentence_tags[row]
-
-    def sentence_vector(self, source: str, start: int, end: int) -> np.ndarray | None:
-        row = self.sentence_rows.get((source, start, end))
-        return None if row is None else self.sentence_vectors[row]
-
-    def article_span(self, source: str, article: int) -> tuple[int, int]:
-        """Extent of an article in its file, as covered by its chunks."""
-        spans = [
-            (c.start, c.end) for c in self.chunks if c.source == source and c.article == article
-        ]
-        if not spans:
-            raise KeyError((source, article))
-        return min(s for s, _ in spans), max(e for _, e in spans)
-
-    def context(self, source: str, start: int, end: int) -> tuple[str, str, str]:
-        """(before, quote, after): the original text of the article around a quote."""
-        text = self.documents[source].text
-        owner = next(
-            (c for c in self.chunks if c.source == source and c.start <= start < c.end), None
-        )
-        a_start, a_end = self.article_span(source, owner.article) if owner else (start, end)
-        a_start, a_end = min(a_start, start), max(a_end, end)
-        return text[a_start:start], text[start:end], text[end:a_end]
-
-    def all_vectors(self) -> np.ndarray:
-        return self.vectors.reconstruct_n(0, self.vectors.ntotal)
-
-    # -- the store protocol (rag.store.Store) -------------------------------------------
+    def _global(self, s: int, local: np.ndarray) -> np.ndarray:
+        return self._live[s].position[local] + self._bases[s]
 
     def __len__(self) -> int:
-        return len(self.chunks)
+        return self._n
 
     @property
     def version(self) -> str:
         return self.manifest.data_dir
 
     def chunk(self, row: int) -> Chunk:
-        return self.chunks[row]
-
-    def document(self, source: str) -> str:
-        return self.documents[source].text
-
-    def sources(self) -> list[str]:
-        return list(self.documents)
-
-    def keyword_search(self, query: str) -> KeywordHits:
-        return self.keyword.search(query)
-
-    def idf(self, term: str) -> float:
-        return self.keyword.idf(term)
+        s, local = self._locate(row)
+        return self.segments[s].chunk(local)
 
     @property
+    def chunks(self) -> list[Chunk]:
+        """Every live chunk, in row order (parses them all: for small indexes and tests)."""
+        return [self.chunk(r) for r in range(self._n)]
+
+    def _segment_of(self, source: str) -> Segment:
+        record = self.manifest.files.get(source)
+        if record is None:
+            raise KeyError(source)
+        return self.segments[self.manifest.segments.index(record.segment)]
+
+    def stored_document(self, source: str) -> StoredDocument:
+        return self._segment_of(source).document(source)
+
+    def document(self, source: str) -> str:
+        return self.stored_document(source).text
+
+    def sources(self) -> list[str]:
+        return [s for s, r in self.manifest.files.items() if r.segment]
+
+    def file_rows(self, source: str) -> list[int]:
+        """Global rows of a file's chunks, in order."""
+        seg = self._segment_of(source)
+        s = self.segments.index(seg)
+        return [int(r) for r in self._global(s, seg.rows_of(source))]
+
+    # -- keyword search ----------------------------------------------------------------
+
+    def _live_postings(self, term: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(global rows, counts, doc lengths) of the live chunks holding `term`."""
+        rows, counts, lengths = [], [], []
+        for s, seg in enumerate(self.segments):
+            local, c = seg.postings(term)
+            if not len(local):
+                continue
+            glob = self._live[s].position[local]
+            keep = glob >= 0
+            rows.append(glob[keep] + self._bases[s])
+            counts.append(c[keep])
+            lengths.append(np.asarray(seg.doc_len)[local[keep]])
+        if not rows:
+            empty = np.zeros(0, np.int64)
+            return empty, empty, empty
+        return np.concatenate(rows), np.concatenate(counts), np.concatenate(lengths)
+
+    def keyword_search(self, query: str) -> KeywordHits:
+        """BM25 over the live chunks of every segment, with collection statistics (number
+        of chunks, mean length, document frequency) of the live chunks: the figures do not
+        depend on how the index is split into segments."""
+        from rag.keyword import search_words
+
+        found_rows, found_weights = [], []
+        for term in search_words(query, self.vocabulary):
+            rows, counts, lengths = self._live_postings(term)
+            if not len(rows):
+                continue
+            weight = bm25(counts, lengths, idf(self._n, len(rows)), self._avg_len, self.bm25)
+            found_rows.append(rows)
+            found_weights.append(weight)
+        if not found_rows:
+            return KeywordHits.empty()
+        rows, inverse = np.unique(np.concatenate(found_rows), return_inverse=True)
+        sums = np.bincount(inverse, weights=np.concatenate(found_weights), minlength=len(rows))
+        return KeywordHits(rows.astype(np.int64), sums.astype(np.float32))
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency; a term never seen counts as rare as possible."""
+        if term not in self._idf:
+            self._idf[term] = idf(self._n, len(self._live_postings(term)[0]))
+        return self._idf[term]
+
+    @cached_property
     def vocabulary(self) -> Collection[str]:
-        return self.keyword.vocab
+        if len(self.segments) == 1:
+            return self.segments[0].vocab.keys()
+        return frozenset(t for seg in self.segments for t in seg.vocab)
+
+    # -- vector search -----------------------------------------------------------------
 
     def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        k = min(k, len(self.chunks))
-        if k <= 0:
-            return []
-        query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
-        sims, rows = self.vectors.search(query, k)
-        return [(int(r), float(s)) for r, s in zip(rows[0], sims[0], strict=True) if r >= 0]
+        import faiss
 
-    def search_sentences(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """Exact: every sentence is compared, while there are at most SENTENCE_SCAN_LIMIT
-        (a few milliseconds); above it, [] (retrieval then scores candidates only)."""
-        if not self.chunks or len(self.sentence_rows) > SENTENCE_SCAN_LIMIT:
-            return []
-        best = self._sentence_layout().best_sentence(np.asarray(vector, np.float32))
-        k = min(k, len(best))
-        top = np.argpartition(-best, k - 1)[:k] if k < len(best) else np.arange(len(best))
-        order = top[np.lexsort((top, -best[top]))]
-        return [(int(r), float(best[r])) for r in order]
+        query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
+        found: list[tuple[int, float]] = []
+        for s, seg in enumerate(self.segments):
+            live = self._live[s]
+            kk = min(k, len(live.rows))
+            if kk <= 0:
+                continue
+            params = None
+            if live.selector is not None:  # skip the rows of superseded files
+                params = (
+                    faiss.SearchParametersHNSW(sel=live.selector, efSearch=HNSW_EF_SEARCH)  # type: ignore[attr-defined]
+                    if seg.ann == "hnsw"
+                    else faiss.SearchParameters(sel=live.selector)  # type: ignore[call-arg]
+                )
+            sims, ids = seg.vectors.search(query, kk, params=params)
+            ok = ids[0] >= 0
+            rows = self._global(s, ids[0][ok])
+            found += [(int(r), float(x)) for r, x in zip(rows, sims[0][ok], strict=True)]
+        found.sort(key=lambda t: (-t[1], t[0]))
+        return found[:k]
+
+    def _chunk_vectors(self, rows: Sequence[int]) -> np.ndarray:
+        out = np.zeros((len(rows), self.manifest.dim), np.float32)
+        for i, row in enumerate(rows):
+            s, local = self._locate(int(row))
+            out[i] = self.segments[s].vectors.reconstruct(local)
+        return out
+
+    def all_vectors(self) -> np.ndarray:
+        """Every live chunk vector, in row order."""
+        blocks = [
+            seg.vectors.reconstruct_batch(live.rows)
+            if len(live.rows)
+            else np.zeros((0, self.manifest.dim), np.float32)
+            for seg, live in zip(self.segments, self._live, strict=True)
+        ]
+        return np.vstack(blocks) if blocks else np.zeros((0, self.manifest.dim), np.float32)
+
+    def sentences_of(self, row: int) -> list[SentenceInfo]:
+        """The chunk's sentences, in the order of its `sentences`, with vector and tags."""
+        s, local = self._locate(row)
+        seg = self.segments[s]
+        spans = seg.chunk(local).sentences
+        out = []
+        for (a, b), srow in zip(spans, seg.sentence_rows(local), strict=True):
+            if srow < 0:
+                out.append(SentenceInfo(a, b, None, ()))
+            else:
+                out.append(
+                    SentenceInfo(a, b, np.asarray(seg.sentence_vectors[srow]), seg.tags(int(srow)))
+                )
+        return out
+
+    def _member_vectors(self, s: int, local: int) -> np.ndarray:
+        seg = self.segments[s]
+        members = seg.sentence_rows(local)
+        members = members[members >= 0]
+        return (
+            np.asarray(seg.sentence_vectors[np.sort(members)])
+            if len(members)
+            else np.zeros((0, self.manifest.dim), np.float32)
+        )
 
     def similarities(
         self, vector: np.ndarray, rows: Sequence[int]
@@ -434,32 +502,108 @@ class Index:
         q = np.asarray(vector, np.float32)
         if not len(rows):
             return np.zeros(0, np.float32), np.zeros(0, np.float32)
-        ids = np.asarray(rows, dtype=np.int64)
-        chunk_vectors = self.vectors.reconstruct_batch(ids)
         # einsum, not `@`: see _SentenceLayout.best_sentence.
-        chunk = np.einsum("ij,j->i", chunk_vectors, q)
-        best = np.empty(len(ids), np.float32)
-        for i, row in enumerate(ids):
-            c = self.chunks[int(row)]
-            found = [self.sentence_rows.get((c.source, a, b)) for a, b in c.sentences]
-            members = [r for r in found if r is not None]
-            # A chunk without stored sentence vectors stands in for its own sentence.
-            best[i] = (
-                float(np.einsum("ij,j->i", self.sentence_vectors[members], q).max())
-                if members
-                else chunk[i]
-            )
+        chunk = np.einsum("ij,j->i", self._chunk_vectors(rows), q)
+        best = chunk.copy()  # a chunk without stored sentence vectors stands for itself
+        for i, row in enumerate(rows):
+            members = self._member_vectors(*self._locate(int(row)))
+            if len(members):
+                best[i] = float(np.einsum("ij,j->i", members, q).max())
         return chunk, best
 
-    def _sentence_layout(self) -> _SentenceLayout:
+    def sentence_keys(self) -> list[SentenceKey]:
+        """(source, start, end) of every stored sentence of the files the index holds."""
+        out: list[SentenceKey] = []
+        for seg in self.segments:
+            here = {seg.source_id[s] for s in self.sources() if s in seg.source_id}
+            here = {i for i in here if self.manifest.files[seg.sources[i]].segment == seg.name}
+            keys = np.asarray(seg.sentence_keys)
+            for row in np.flatnonzero(np.isin(keys[:, 0], list(here))) if len(keys) else []:
+                out.append(seg.sentence_key(int(row)))
+        return out
+
+    @cached_property
+    def n_sentences(self) -> int:
+        return sum(len(seg.sentence_keys) for seg in self.segments)
+
+    def search_sentences(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Exact: every sentence is compared, while there are at most SENTENCE_SCAN_LIMIT
+        (a few milliseconds); above it, [] (retrieval then scores candidates only)."""
+        if not self._n or self.n_sentences > SENTENCE_SCAN_LIMIT:
+            return []
         if self._layout is None:
             self._layout = _SentenceLayout.build(self)
-        return self._layout
+        best = self._layout.best_sentence(np.asarray(vector, np.float32))
+        k = min(k, len(best))
+        top = np.argpartition(-best, k - 1)[:k] if k < len(best) else np.arange(len(best))
+        order = top[np.lexsort((top, -best[top]))]
+        return [(int(r), float(best[r])) for r in order]
+
+    # -- articles ----------------------------------------------------------------------
+
+    def article_span(self, source: str, article: int) -> tuple[int, int]:
+        """Extent of an article in its file, as covered by its chunks."""
+        chunks = [self.chunk(r) for r in self.file_rows(source)]
+        spans = [(c.start, c.end) for c in chunks if c.article == article]
+        if not spans:
+            raise KeyError((source, article))
+        return min(s for s, _ in spans), max(e for _, e in spans)
+
+    def context(self, source: str, start: int, end: int) -> tuple[str, str, str]:
+        """(before, quote, after): the original text of the article around a quote."""
+        text = self.document(source)
+        chunks = [self.chunk(r) for r in self.file_rows(source)]
+        owner = next((c for c in chunks if c.start <= start < c.end), None)
+        a_start, a_end = (start, end)
+        if owner is not None:
+            spans = [(c.start, c.end) for c in chunks if c.article == owner.article]
+            a_start, a_end = min(s for s, _ in spans), max(e for _, e in spans)
+        a_start, a_end = min(a_start, start), max(a_end, end)
+        return text[a_start:start], text[start:end], text[end:a_end]
+
+    # -- what a writer carries over ----------------------------------------------------
+
+    def file_data(self, source: str) -> SegmentData:
+        """Everything stored for one file, for a writer re-using its vectors."""
+        seg = self._segment_of(source)
+        rows = seg.rows_of(source)
+        sid = seg.source_id[source]
+        srows = (
+            np.flatnonzero(np.asarray(seg.sentence_keys)[:, 0] == sid)
+            if len(seg.sentence_keys)
+            else np.zeros(0, np.int64)
+        )
+        tf, vocab = seg.term_counts_of(rows)
+        dim = self.manifest.dim
+        return SegmentData(
+            chunks=[seg.chunk(int(r)) for r in rows],
+            vectors=seg.vectors.reconstruct_batch(rows)
+            if len(rows)
+            else np.zeros((0, dim), np.float32),
+            documents=[seg.document(source)],
+            sentence_keys=[seg.sentence_key(int(r)) for r in srows],
+            sentence_vectors=np.asarray(seg.sentence_vectors[srows]).reshape(-1, dim),
+            sentence_tags=[seg.tags(int(r)) for r in srows],
+            tf=tf,
+            vocab=vocab,
+        )
+
+    def hashes(self, sources: Collection[str]) -> set[int]:
+        """Hashes of the text of the live chunks of some files (rag.segment.text_hash)."""
+        out: set[int] = set()
+        for seg, live in zip(self.segments, self._live, strict=True):
+            ids = [seg.source_id[s] for s in sources if s in seg.source_id]
+            if not ids:
+                continue
+            rows = live.rows[np.isin(np.asarray(seg.chunk_source)[live.rows], ids)]
+            out.update(int(h) for h in np.asarray(seg.chunk_hash)[rows])
+        return out
 
 
-# Above this many sentences the exhaustive sentence scan (about 4 ms per 100,000 sentences
-# on 2 cores) gives way to scoring the sentences of the chunk candidates only.
-SENTENCE_SCAN_LIMIT = 500_000
+# Above this many sentences the exhaustive sentence scan (about 25 ms per 100,000
+# sentences on a busy 2-core machine) gives way to scoring the sentences of the chunk
+# candidates only (`rag eval` reports both on the demo: hybrid-candidate-sentences).
+SENTENCE_SCAN_LIMIT = 100_000
 
 
 @dataclass(frozen=True)
@@ -471,18 +615,18 @@ class _SentenceLayout:
 
     @classmethod
     def build(cls, index: Index) -> _SentenceLayout:
-        chunk_vectors = index.all_vectors()
         parts: list[np.ndarray] = []
         starts: list[int] = []
         size = 0
-        for row, c in enumerate(index.chunks):
-            found = [index.sentence_rows.get((c.source, a, b)) for a, b in c.sentences]
-            rows = [r for r in found if r is not None]
-            # A chunk without stored sentence vectors stands in for its own sentence.
-            block = index.sentence_vectors[rows] if rows else chunk_vectors[row : row + 1]
-            starts.append(size)
-            parts.append(block)
-            size += len(block)
+        for s, live in enumerate(index._live):
+            seg = index.segments[s]
+            for local in live.rows:
+                block = index._member_vectors(s, int(local))
+                if not len(block):  # a chunk without sentence vectors stands for itself
+                    block = np.asarray(seg.vectors.reconstruct(int(local))).reshape(1, -1)
+                starts.append(size)
+                parts.append(block)
+                size += len(block)
         return cls(np.vstack(parts), np.asarray(starts, dtype=np.intp))
 
     def best_sentence(self, qvec: np.ndarray) -> np.ndarray:
@@ -491,6 +635,9 @@ class _SentenceLayout:
         # spinning threads then slow the next query's embedding ~6x on a 2-core machine.
         sims = np.einsum("ij,j->i", self.member_vectors, qvec)
         return np.maximum.reduceat(sims, self.starts)
+
+
+# -- writing -----------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
@@ -511,56 +658,56 @@ def write_lock(path: Path) -> Iterator[None]:
         yield
 
 
-def write_index(
+def _new_name(prefix: str) -> str:
+    return f"{prefix}-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
+
+
+def commit(
     path: Path,
     manifest: Manifest,
-    chunks: Sequence[Chunk],
-    vectors: np.ndarray,
-    keyword: KeywordIndex,
-    documents: Sequence[StoredDocument],
-    sentences: SentenceStore,
+    previous: Index | None,
+    kept: dict[str, FileRecord],
+    added: dict[str, FileRecord],
+    new: SegmentData | None,
 ) -> Manifest:
-    """Write a complete new version and commit it. Call under `write_lock(path)`."""
-    import faiss
-
-    data_name = f"data-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    """Write and commit a version: the files of `kept` stay in their segments of `previous`
+    (hard-linked), the files of `added` go into one new segment written from `new`.
+    Call under `write_lock(path)`; returns the committed manifest."""
+    data_name = _new_name("data")
     tmp = path / f".tmp-{data_name}"
     tmp.mkdir(parents=True)
-    index = faiss.IndexFlatIP(manifest.dim)
-    if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    faiss.write_index(index, str(tmp / "vectors.faiss"))
-    names = [
-        "vectors.faiss",
-        *keyword.save(tmp),
-        "chunks.jsonl",
-        "documents.jsonl",
-        "sentences.jsonl",
-        "sentence_vectors.npy",
-        "sentence_tags.jsonl",
-    ]
-    with (tmp / "sentences.jsonl").open("w", encoding="utf-8") as fh:
-        fh.writelines(json.dumps(list(k), ensure_ascii=False) + "\n" for k in sentences.keys)
-    if len(sentences.tags) != len(sentences.keys):
-        raise ValueError("every sentence needs its tags")
-    with (tmp / "sentence_tags.jsonl").open("w", encoding="utf-8") as fh:
-        fh.writelines(
-            json.dumps([list(t) for t in tags], ensure_ascii=False) + "\n"
-            for tags in sentences.tags
-        )
-    np.save(tmp / "sentence_vectors.npy", np.ascontiguousarray(sentences.vectors, np.float32))
-    with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as fh:
-        fh.writelines(_chunk_to_json(c) + "\n" for c in chunks)
-    with (tmp / "documents.jsonl").open("w", encoding="utf-8") as fh:
-        fh.writelines(json.dumps(asdict(d), ensure_ascii=False) + "\n" for d in documents)
-    for name in names:
-        fsync_file(tmp / name)
-    checksums = {name: sha256_file(tmp / name) for name in names}
+    checksums: dict[str, str] = {}
+    segments: list[str] = []
+    in_use = {r.segment for r in kept.values()}
+    if previous is not None:
+        for name in previous.manifest.segments:
+            if name not in in_use:
+                continue  # every file of it was superseded or removed
+            (tmp / name).mkdir()
+            for f in SEGMENT_FILES:
+                os.link(previous.data / name / f, tmp / name / f)
+                checksums[f"{name}/{f}"] = previous.manifest.checksums[f"{name}/{f}"]
+            segments.append(name)
+    files = dict(kept)
+    if new is not None and new.chunks:
+        name = _new_name("seg")
+        (tmp / name).mkdir()
+        write_segment(tmp / name, new, manifest.dim)
+        for f in SEGMENT_FILES:
+            fsync_file(tmp / name / f)
+            checksums[f"{name}/{f}"] = digest_file(tmp / name / f)
+        fsync_dir(tmp / name)
+        segments.append(name)
+        files.update({s: replace(r, segment=name) for s, r in added.items()})
+    else:
+        files.update({s: replace(r, segment="") for s, r in added.items()})
     final = replace(
         manifest,
+        files=files,
         data_dir=data_name,
         checksums=checksums,
-        n_chunks=len(chunks),
+        segments=segments,
+        n_chunks=sum(r.chunks for r in files.values()),
         updated=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
     os.replace(tmp, path / data_name)
@@ -569,6 +716,34 @@ def write_index(
     fsync_dir(path)
     remove_stale(path, keep=data_name)
     return final
+
+
+def merged(index: Index, sources: Sequence[str] | None = None) -> SegmentData:
+    """The stored data of some files (default: all) as one segment's worth."""
+    parts = [index.file_data(s) for s in (sources if sources is not None else index.sources())]
+    dim = index.manifest.dim
+    keyword = KeywordIndex.merge([(p.tf, p.vocab) for p in parts])
+    return SegmentData(
+        chunks=[c for p in parts for c in p.chunks],
+        vectors=np.vstack([p.vectors for p in parts]) if parts else np.zeros((0, dim), np.float32),
+        documents=[d for p in parts for d in p.documents],
+        sentence_keys=[k for p in parts for k in p.sentence_keys],
+        sentence_vectors=(
+            np.vstack([p.sentence_vectors for p in parts])
+            if parts
+            else np.zeros((0, dim), np.float32)
+        ),
+        sentence_tags=[t for p in parts for t in p.sentence_tags],
+        tf=keyword.tf,
+        vocab=keyword.vocab,
+    )
+
+
+def compact(path: Path) -> Manifest:
+    """Rewrite every live row into one segment (no re-embedding). Call under write_lock."""
+    index = Index.load(path)
+    files = index.manifest.files
+    return commit(path, index.manifest, index, {}, dict(files), merged(index))
 
 
 def remove_stale(path: Path, keep: str) -> None:

@@ -19,9 +19,8 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import numpy as np
 
 if TYPE_CHECKING:
-    from rag.index import Manifest
+    from rag.index import Manifest, SentenceInfo
     from rag.keyword import KeywordHits
-    from rag.tagger import Token
     from rag.types import Chunk
 
 
@@ -77,9 +76,10 @@ class Store(Protocol):
 
     def chunk(self, row: int) -> Chunk: ...
 
-    def sentence_vector(self, source: str, start: int, end: int) -> np.ndarray | None: ...
-
-    def tags_of(self, source: str, start: int, end: int) -> tuple[Token, ...]: ...
+    def sentences_of(self, row: int) -> list[SentenceInfo]:
+        """The chunk's stored sentences, in the order of its `sentences`: offsets, vector
+        (None if none was stored) and LAC tags (rag.tagger)."""
+        ...
 
     def document(self, source: str) -> str:
         """The original decoded text of a file (citations are offsets into it)."""

@@ -32,7 +32,7 @@ def check_citations(answer: Answer, index: Index) -> None:
     first_seen = list(dict.fromkeys(markers))
     assert first_seen == [c.n for c in answer.citations], "numbered by first appearance"
     for c in answer.citations:
-        original = index.documents[c.source].text
+        original = index.document(c.source)
         assert squeeze(original[c.start : c.end]) == squeeze(c.quote)
         assert c.passage_id in {p.id for p in answer.passages}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag.index import DATA_FILES, MANIFEST, Manifest
+from rag.index import MANIFEST, Manifest
 from rag.ingest.chunk import ChunkParams
 from rag.ingest.pipeline import chunk_params_for
 
@@ -13,7 +13,7 @@ def _index_built_with(path: Path, params: dict[str, int]) -> Path:
     path.mkdir()
     manifest = Manifest(
         embed_model="m", embed_checksum="c", dim=4, query_prompt="", passage_prompt="",
-        chunker=params, files={}, data_dir="data-1", checksums=dict.fromkeys(DATA_FILES, "x"),
+        chunker=params, files={}, data_dir="data-1",
     )  # fmt: skip
     (path / MANIFEST).write_text(manifest.to_json(), "utf-8")
     return path

@@ -62,7 +62,7 @@ def test_example_states_the_fact_and_cites_its_sentence(
     assert answer.text.startswith(short), answer.text
     first = answer.citations[0]
     assert squeeze(phrase) in squeeze(first.quote), first.quote
-    original = assistant.index.documents[first.source].text
+    original = assistant.index.document(first.source)
     assert squeeze(original[first.start : first.end]) == squeeze(first.quote)
     if re.search(r"[\u4e00-\u9fff]", question):
         # For a Chinese question the short answer is a verbatim span of the quote.

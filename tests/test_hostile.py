@@ -238,6 +238,7 @@ def test_every_malformed_index_is_index_corrupt(
     manifest = index / "manifest.json"
     raw = json.loads(manifest.read_text("utf-8"))
     data = index / raw["data_dir"]
+    segment = data / raw["segments"][0]
     if damage in ("null", "[]", "{}"):
         manifest.write_text(damage, "utf-8")
     elif damage == "truncated":
@@ -251,9 +252,9 @@ def test_every_malformed_index_is_index_corrupt(
     elif damage == "no-data-dir":
         shutil.rmtree(data)
     elif damage == "missing-file":
-        (data / "chunks.jsonl").unlink()
+        (segment / "chunks.jsonl").unlink()
     else:
-        (data / "documents.jsonl").write_bytes((data / "documents.jsonl").read_bytes()[:10])
+        (segment / "documents.jsonl").write_bytes((segment / "documents.jsonl").read_bytes()[:10])
     with pytest.raises(IndexCorruptError, match=r"rm -r .* && rag ingest DOCS --index"):
         Index.load(index)
 

@@ -51,12 +51,13 @@ def test_index_roundtrip_keeps_offsets_and_vectors(
     report = _build(docs, tmp_path / "idx", embedder)
     assert report.files == 2 and report.chunks > 0 and not report.skipped
     index = Index.load(tmp_path / "idx")
-    assert index.vectors.ntotal == len(index.chunks) == report.chunks
-    for chunk in index.chunks:
-        original = index.documents[chunk.source].text
+    assert len(index) == len(index.chunks) == report.chunks == len(index.all_vectors())
+    for row, chunk in enumerate(index.chunks):
+        original = index.document(chunk.source)
         assert squeeze(chunk.text) == squeeze(original[chunk.start : chunk.end])
-        for a, b in chunk.sentences:
-            assert index.sentence_vector(chunk.source, a, b) is not None
+        stored = index.sentences_of(row)
+        assert [(s.start, s.end) for s in stored] == list(chunk.sentences)
+        assert all(s.vector is not None and s.tags for s in stored)
     norms = np.linalg.norm(index.all_vectors(), axis=1)
     np.testing.assert_allclose(norms, 1.0, atol=1e-4)
     manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text("utf-8"))
@@ -143,7 +144,8 @@ def test_missing_and_corrupt_indexes_say_how_to_rebuild(
         Index.load(tmp_path / "nowhere")
     idx = tmp_path / "idx"
     _build(docs, idx, embedder)
-    data = idx / read_manifest(idx).data_dir
+    manifest = read_manifest(idx)
+    data = idx / manifest.data_dir / manifest.segments[0]
     with (data / "vectors.faiss").open("r+b") as fh:
         fh.seek(100)
         fh.write(b"\x00\xff\x00\xff")

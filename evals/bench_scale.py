@@ -1,0 +1,310 @@
+"""Scale benchmark: a synthetic archive of N chunks through the real store code.
+
+    python -m rag.evals.bench scale --chunks 100000 --json     # one JSON line
+    python -m rag.evals.bench scale --curve 10000 100000 1000000 --plot docs/img/scale.png
+
+The archive: files of 50 chunks (10 articles of 5), each chunk ~6 sentences of words drawn
+from the demo corpus's vocabulary (topic words plus Zipf-weighted common words), and unit
+vectors with neighbourhood structure (a shared direction, as real embeddings have, a topic
+direction, and noise; sentences scattered around their chunk). It is written as one segment
+by `rag.index.commit` — the code an ingest uses — minus the model and the tagger: the
+benchmark measures the store, not embedding. Queries are a sentence's vector plus noise,
+with three of its words as the text, so both the dense and the keyword side find something.
+
+Measured in a fresh process after the build: `open_s` (Index.load), hybrid retrieval
+latency excluding the query embedding (`p50_ms`, `p95_ms`: candidates, sentence signal,
+fusion — `rag.retrieve.score_vector` + `fuse`), `recall_at_10` of the dense search against
+exact search over the same vectors, `rss_mb` (peak resident memory of that process), and
+`add_file_s`: committing one new 20-article file (100 chunks) into the index, as an ingest
+does after embedding it (new segment, the big one hard-linked), then opening the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from rag.index import FileRecord, Index, Manifest, SegmentData, StoredDocument, commit
+from rag.types import Chunk
+
+DIM = 384
+CHUNKS_PER_FILE = 50
+CHUNKS_PER_ARTICLE = 5
+SENTENCES = 6
+WORDS = (8, 14)  # words per sentence
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    words: list[str]
+    weights: np.ndarray  # sampling probability of each word
+
+    @classmethod
+    def from_corpus(cls, corpus: Path) -> Vocabulary:
+        from rag.text import tokenize
+
+        counts: Counter[str] = Counter()
+        for path in sorted(corpus.glob("*.txt")):
+            counts.update(t for t in tokenize(path.read_text("utf-8")) if len(t) > 1)
+        words = [w for w, _ in counts.most_common()]
+        freq = np.asarray([counts[w] for w in words], dtype=np.float64) ** 0.8
+        return cls(words, freq / freq.sum())
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
+
+
+class Archive:
+    """Deterministic synthetic files: the same seed gives the same archive."""
+
+    def __init__(self, n_chunks: int, vocab: Vocabulary, seed: int = 0) -> None:
+        self.n_chunks = n_chunks
+        self.vocab = vocab
+        self.rng = np.random.default_rng(seed)
+        self.n_topics = max(10, n_chunks // 40)
+        self.common = _unit(self.rng.standard_normal(DIM))
+        self.topics = _unit(self.rng.standard_normal((self.n_topics, DIM)))
+        self.topic_words = self.rng.integers(0, min(len(vocab.words), 5000), (self.n_topics, 30))
+
+    def chunk_vectors(self, topics: np.ndarray) -> np.ndarray:
+        noise = self.rng.standard_normal((len(topics), DIM)).astype(np.float32)
+        return _unit(0.9 * self.common + 0.55 * self.topics[topics] + 0.5 * _unit(noise))
+
+    def sentence_vectors(self, chunk_vectors: np.ndarray) -> np.ndarray:
+        noise = self.rng.standard_normal((len(chunk_vectors), DIM)).astype(np.float32)
+        return _unit(chunk_vectors + 0.45 * _unit(noise))
+
+    def sentence_words(self, topic: int) -> list[str]:
+        n = int(self.rng.integers(*WORDS))
+        own = self.topic_words[topic][self.rng.integers(0, 30, n // 3)]
+        common = self.rng.choice(len(self.vocab.words), n - len(own), p=self.vocab.weights)
+        return [self.vocab.words[int(i)] for i in [*own, *common]]
+
+    def file(self, number: int, n_chunks: int = CHUNKS_PER_FILE) -> tuple[SegmentData, FileRecord]:
+        """One file: its chunks, vectors, sentences and term counts (words as drawn)."""
+        source = f"synthetic/{number:07d}.txt"
+        topics = self.rng.integers(0, self.n_topics, n_chunks)
+        vectors = self.chunk_vectors(topics)
+        text_parts: list[str] = []
+        offset = 0
+        chunks, keys, sentence_vectors, token_lists = [], [], [], []
+        for i in range(n_chunks):
+            spans, tokens = [], []
+            start = offset
+            for _ in range(SENTENCES):
+                words = self.sentence_words(int(topics[i]))
+                sentence = "".join(words) + "。"
+                spans.append((offset, offset + len(sentence)))
+                text_parts.append(sentence)
+                offset += len(sentence)
+                tokens += words
+            title = f"第{number}号文件 第{i // CHUNKS_PER_ARTICLE + 1}篇"
+            chunk_text = "".join(text_parts[-SENTENCES:])
+            chunks.append(
+                Chunk(
+                    source, i // CHUNKS_PER_ARTICLE, title, chunk_text, start, offset, tuple(spans)
+                )
+            )
+            keys += [(source, a, b) for a, b in spans]
+            sentence_vectors.append(
+                self.sentence_vectors(np.repeat(vectors[i : i + 1], SENTENCES, 0))
+            )
+            token_lists.append(tokens)
+        from rag.keyword import KeywordIndex
+
+        kw = KeywordIndex.build(token_lists)
+        text = "".join(text_parts)
+        data = SegmentData(
+            chunks=chunks,
+            vectors=vectors,
+            documents=[StoredDocument(source, f"sha-{number}", "utf-8", text)],
+            sentence_keys=keys,
+            sentence_vectors=np.vstack(sentence_vectors),
+            sentence_tags=[()] * len(keys),
+            tf=kw.tf,
+            vocab=kw.vocab,
+        )
+        record = FileRecord(f"sha-{number}", "utf-8", n_chunks // CHUNKS_PER_ARTICLE, n_chunks)
+        return data, record
+
+
+def merge_files(parts: Sequence[SegmentData]) -> SegmentData:
+    """Several files' data as one segment's worth."""
+    from rag.keyword import KeywordIndex
+
+    keyword = KeywordIndex.merge([(p.tf, p.vocab) for p in parts])
+    return SegmentData(
+        chunks=[c for p in parts for c in p.chunks],
+        vectors=np.vstack([p.vectors for p in parts]),
+        documents=[d for p in parts for d in p.documents],
+        sentence_keys=[k for p in parts for k in p.sentence_keys],
+        sentence_vectors=np.vstack([p.sentence_vectors for p in parts]),
+        sentence_tags=[t for p in parts for t in p.sentence_tags],
+        tf=sp.csr_matrix(keyword.tf),
+        vocab=keyword.vocab,
+    )
+
+
+def manifest_for(files: dict[str, FileRecord]) -> Manifest:
+    return Manifest(
+        embed_model="synthetic", embed_checksum="synthetic", dim=DIM, query_prompt="",
+        passage_prompt="", chunker={"max_chars": 300, "overlap": 0}, files=files,
+    )  # fmt: skip
+
+
+def build(path: Path, n_chunks: int, corpus: Path) -> dict[str, float]:
+    """Write the archive as one index version (one segment) at `path`."""
+    t0 = time.perf_counter()
+    archive = Archive(n_chunks, Vocabulary.from_corpus(corpus))
+    parts, files = [], {}
+    for number in range(max(1, n_chunks // CHUNKS_PER_FILE)):
+        data, record = archive.file(number)
+        parts.append(data)
+        files[data.documents[0].source] = record
+    generated = time.perf_counter() - t0
+    data = merge_files(parts)
+    del parts
+    path.mkdir(parents=True, exist_ok=True)
+    commit(path, manifest_for({}), None, {}, files, data)
+    return {"generate_s": generated, "build_s": time.perf_counter() - t0}
+
+
+def measure(path: Path, corpus: Path, queries: int = 200) -> dict[str, object]:
+    """Open, query and extend the index at `path` (run in a fresh process)."""
+    from rag.retrieve import RetrievalParams, fuse, score_vector
+
+    t0 = time.perf_counter()
+    index = Index.load(path)
+    open_s = time.perf_counter() - t0
+    rng = np.random.default_rng(1)
+    archive = Archive(len(index), Vocabulary.from_corpus(corpus), seed=7)
+    params = RetrievalParams()
+    rows = rng.integers(0, len(index), queries)
+    latencies, recalls = [], []
+    exact = _exact_searcher(index)
+    for row in rows:
+        stored = index.sentences_of(int(row))
+        target = stored[int(rng.integers(0, len(stored)))]
+        assert target.vector is not None
+        qvec = _unit(target.vector + 0.3 * _unit(rng.standard_normal(DIM).astype(np.float32)))
+        words = index.chunk(int(row)).text[target.start - index.chunk(int(row)).start :][:12]
+        t = time.perf_counter()
+        fuse(score_vector(index, qvec, words, params), params, 10)
+        latencies.append((time.perf_counter() - t) * 1000)
+        found = {r for r, _ in index.search(qvec, 10)}
+        recalls.append(len(found & exact(qvec, 10)) / 10)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    add_s = _add_file(path, archive)
+    return {
+        "chunks": len(index),
+        "sentences": index.n_sentences,
+        "ann": index.segments[0].ann if index.segments else "exact",
+        "p50_ms": float(np.percentile(latencies, 50)),
+        "p95_ms": float(np.percentile(latencies, 95)),
+        "recall_at_10": float(np.mean(recalls)),
+        "rss_mb": rss_mb,
+        "open_s": open_s,
+        "add_file_s": add_s,
+    }
+
+
+def _exact_searcher(index: Index):  # type: ignore[no-untyped-def]
+    """Exact top-k over the stored chunk vectors, in blocks (the ANN's reference)."""
+    blocks = [(seg, np.asarray(seg.vectors.reconstruct_n(0, seg.n))) for seg in index.segments]
+
+    def top(qvec: np.ndarray, k: int) -> set[int]:
+        best: list[tuple[float, int]] = []
+        base = 0
+        for _, vectors in blocks:
+            sims = np.einsum("ij,j->i", vectors, qvec)
+            part = np.argpartition(-sims, k)[:k] if len(sims) > k else np.arange(len(sims))
+            best += [(float(sims[i]), base + int(i)) for i in part]
+            base += len(vectors)
+        return {r for _, r in sorted(best, reverse=True)[:k]}
+
+    return top
+
+
+def _add_file(path: Path, archive: Archive) -> float:
+    """Commit one new 20-article file into the index and open the new version."""
+    index = Index.load(path)
+    data, record = archive.file(10**6 + 1, n_chunks=100)
+    t0 = time.perf_counter()
+    commit(path, index.manifest, index, dict(index.manifest.files),
+           {data.documents[0].source: record}, data)  # fmt: skip
+    Index.load(path)
+    return time.perf_counter() - t0
+
+
+def run(n_chunks: int, corpus: Path, work: Path | None = None) -> dict[str, Any]:
+    """Build in one process, measure in a fresh one (so its memory is the index's)."""
+    with tempfile.TemporaryDirectory(dir=work) as tmp:
+        path = Path(tmp) / "index"
+        built = build(path, n_chunks, corpus)
+        out = subprocess.run(
+            [sys.executable, "-m", "rag.evals.bench_scale", "--measure", str(path),
+             "--corpus", str(corpus)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return {**json.loads(out.stdout.strip().splitlines()[-1]), **built}
+
+
+def plot(results: Sequence[dict[str, Any]], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = [r["chunks"] for r in results]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.5))
+    a.plot(n, [r["p50_ms"] for r in results], "o-", label="p50")
+    a.plot(n, [r["p95_ms"] for r in results], "s--", label="p95")
+    a.set(xscale="log", xlabel="chunks", ylabel="ms", title="hybrid retrieval (no embedding)")
+    a.legend()
+    b.plot(n, [r["rss_mb"] / 1024 for r in results], "o-")
+    b.set(xscale="log", xlabel="chunks", ylabel="GB", title="peak resident memory")
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m rag.evals.bench scale")
+    p.add_argument("--chunks", type=int, default=100_000)
+    p.add_argument("--curve", type=int, nargs="*", help="several sizes, one JSON line each")
+    p.add_argument("--corpus", default="data/corpus")
+    p.add_argument("--work", default=None, help="directory for the temporary index")
+    p.add_argument("--plot", default=None, help="write the cost curves to this PNG")
+    p.add_argument("--json", action="store_true", help="print JSON lines only")
+    p.add_argument("--measure", default=None, help=argparse.SUPPRESS)  # the fresh process
+    args = p.parse_args(argv)
+    corpus = Path(args.corpus)
+    if args.measure:
+        print(json.dumps(measure(Path(args.measure), corpus)))
+        return 0
+    results = []
+    for n in args.curve or [args.chunks]:
+        result = run(n, corpus, Path(args.work) if args.work else None)
+        results.append(result)
+        print(json.dumps(result), flush=True)
+    if args.plot:
+        plot(results, Path(args.plot))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
