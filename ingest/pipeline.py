@@ -408,6 +408,8 @@ class _Committer:
             elif part.previous is not None and self._stored(part.document.source):
                 # Not started yet: its old (or partly committed) version stays where it is.
                 kept[part.document.source] = self._stored(part.document.source)  # type: ignore[assignment]
+        if not snapshot and self.current is not None and kept == self.current.manifest.files:
+            return self.current.manifest  # nothing changed: no new version to load
         seen = self.current.hashes(kept) if self.current is not None else set()
         data, n_dupes = _assemble(snapshot, seen, self.expected.dim)
         if not data.chunks and not kept:
