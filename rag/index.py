@@ -412,9 +412,14 @@ class Index:
             found_weights.append(weight)
         if not found_rows:
             return KeywordHits.empty()
-        rows, inverse = np.unique(np.concatenate(found_rows), return_inverse=True)
-        sums = np.bincount(inverse, weights=np.concatenate(found_weights), minlength=len(rows))
-        return KeywordHits(rows.astype(np.int64), sums.astype(np.float32))
+        rows, weights = np.concatenate(found_rows), np.concatenate(found_weights)
+        if 8 * len(rows) > self._n:  # long postings (common words): sum into every row
+            total = np.bincount(rows, weights=weights, minlength=self._n)
+            hit = np.flatnonzero(total)
+            return KeywordHits(hit.astype(np.int64), total[hit].astype(np.float32))
+        unique, inverse = np.unique(rows, return_inverse=True)
+        sums = np.bincount(inverse, weights=weights, minlength=len(unique))
+        return KeywordHits(unique.astype(np.int64), sums.astype(np.float32))
 
     def idf(self, term: str) -> float:
         """Inverse document frequency; a term never seen counts as rare as possible."""

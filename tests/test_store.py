@@ -235,3 +235,21 @@ def test_ingest_appends_a_segment_and_compact_merges_them(
     copy = tmp_path / "copy"
     shutil.copytree(index, copy)
     assert len(Index.load(copy)) == len(merged)  # a copied index is complete on its own
+
+
+@pytest.mark.parametrize("which", ["rare", "common"])
+def test_store_bm25_matches_the_in_memory_keyword_index(
+    archive: Archive, tmp_path: Path, which: str
+) -> None:
+    files = _files(archive, [40, 41, 42, 43])
+    data, _ = _one(files)
+    index = _write(tmp_path / "idx", files)
+    reference = KeywordIndex(data.tf, data.vocab)
+    counts = np.asarray((data.tf > 0).sum(axis=0)).ravel()
+    terms = sorted(data.vocab, key=lambda t: counts[data.vocab[t]])
+    # a rare term reads a few postings (sparse sum); a common one most rows (dense sum)
+    term = terms[0] if which == "rare" else terms[-1]
+    got, want = index.keyword_search(term), reference.search(term)
+    assert len(got) and (len(got) * 8 > len(index)) == (which == "common")
+    assert got.rows.tolist() == want.rows.tolist()
+    np.testing.assert_allclose(got.scores, want.scores, rtol=1e-5)
