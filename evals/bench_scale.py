@@ -31,6 +31,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +48,18 @@ SENTENCES = 6
 WORDS = (8, 14)  # words per sentence
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Vocabulary:
     words: list[str]
     weights: np.ndarray  # sampling probability of each word
+
+    @cached_property
+    def array(self) -> np.ndarray:
+        return np.asarray(self.words, dtype=object)
+
+    @cached_property
+    def cdf(self) -> np.ndarray:
+        return np.cumsum(self.weights)
 
     @classmethod
     def from_corpus(cls, corpus: Path) -> Vocabulary:
@@ -88,30 +97,39 @@ class Archive:
         noise = self.rng.standard_normal((len(chunk_vectors), DIM)).astype(np.float32)
         return _unit(chunk_vectors + 0.45 * _unit(noise))
 
-    def sentence_words(self, topic: int) -> list[str]:
-        n = int(self.rng.integers(*WORDS))
-        own = self.topic_words[topic][self.rng.integers(0, 30, n // 3)]
-        common = self.rng.choice(len(self.vocab.words), n - len(own), p=self.vocab.weights)
-        return [self.vocab.words[int(i)] for i in [*own, *common]]
-
     def file(self, number: int, n_chunks: int = CHUNKS_PER_FILE) -> tuple[SegmentData, FileRecord]:
         """One file: its chunks, vectors, sentences and term counts (words as drawn)."""
+        rng, words = self.rng, self.vocab.array
         source = f"synthetic/{number:07d}.txt"
-        topics = self.rng.integers(0, self.n_topics, n_chunks)
+        topics = rng.integers(0, self.n_topics, n_chunks)
         vectors = self.chunk_vectors(topics)
+        sentence_vectors = self.sentence_vectors(np.repeat(vectors, SENTENCES, 0))
+        # every sentence: a third topic words, the rest common words by frequency
+        lengths = rng.integers(*WORDS, size=n_chunks * SENTENCES)
+        own = lengths // 3
+        sentence_topic = np.repeat(topics, SENTENCES)
+        common = np.searchsorted(self.vocab.cdf, rng.random(int((lengths - own).sum())))
+        common = np.minimum(common, len(words) - 1)
+        picks = rng.integers(0, self.topic_words.shape[1], int(own.sum()))
+        own_words = self.topic_words[np.repeat(sentence_topic, own), picks]
         text_parts: list[str] = []
-        offset = 0
-        chunks, keys, sentence_vectors, token_lists = [], [], [], []
+        chunks, keys, token_lists = [], [], []
+        offset, c_at, o_at = 0, 0, 0
         for i in range(n_chunks):
             spans, tokens = [], []
             start = offset
-            for _ in range(SENTENCES):
-                words = self.sentence_words(int(topics[i]))
-                sentence = "".join(words) + "。"
+            for j in range(i * SENTENCES, (i + 1) * SENTENCES):
+                n_own, n_common = int(own[j]), int(lengths[j] - own[j])
+                drawn = [
+                    *words[own_words[o_at : o_at + n_own]],
+                    *words[common[c_at : c_at + n_common]],
+                ]
+                o_at, c_at = o_at + n_own, c_at + n_common
+                sentence = "".join(drawn) + "。"
                 spans.append((offset, offset + len(sentence)))
                 text_parts.append(sentence)
                 offset += len(sentence)
-                tokens += words
+                tokens += drawn
             title = f"第{number}号文件 第{i // CHUNKS_PER_ARTICLE + 1}篇"
             chunk_text = "".join(text_parts[-SENTENCES:])
             chunks.append(
@@ -120,9 +138,6 @@ class Archive:
                 )
             )
             keys += [(source, a, b) for a, b in spans]
-            sentence_vectors.append(
-                self.sentence_vectors(np.repeat(vectors[i : i + 1], SENTENCES, 0))
-            )
             token_lists.append(tokens)
         from rag.keyword import KeywordIndex
 
@@ -133,7 +148,7 @@ class Archive:
             vectors=vectors,
             documents=[StoredDocument(source, f"sha-{number}", "utf-8", text)],
             sentence_keys=keys,
-            sentence_vectors=np.vstack(sentence_vectors),
+            sentence_vectors=sentence_vectors,
             sentence_tags=[()] * len(keys),
             tf=kw.tf,
             vocab=kw.vocab,
