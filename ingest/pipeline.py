@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -223,17 +223,28 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[_Input], list[Skipped]]:
     return inputs, skipped
 
 
-def _load_previous(path: Path, manifest_expected: Manifest) -> Index | None:
+def _load_previous(
+    path: Path, manifest_expected: Manifest, sources: Collection[str]
+) -> Index | None:
     """The current index if it can be extended; None when a full rebuild is needed."""
     if not (path / MANIFEST).exists():
         return None
     try:
         old = Index.load(path)
     except IndexMismatchError:
-        if stored_format(path) < FORMAT_VERSION:  # written by an older version: rebuild it
-            log.warning("the index has an older format: re-embedding every file")
-            return None
-        raise  # a newer format: never overwrite what a newer version wrote
+        version, files = stored_format(path)
+        if version >= FORMAT_VERSION:
+            raise  # a newer format: never overwrite what a newer version wrote
+        missing = sorted(set(files) - set(sources))
+        if missing:  # rebuilding from these inputs alone would drop those files
+            shown = ", ".join(missing[:3]) + (" …" if len(missing) > 3 else "")
+            raise IndexMismatchError(
+                f"index {path} has format version {version} and holds files not among "
+                f"these inputs ({shown}). Rebuild it from all its files: "
+                f"rag ingest DOCS --index {path} --rebuild"
+            ) from None
+        log.warning("the index has an older format: re-embedding every file")
+        return None
     old.check_model(manifest_expected.embed_model, manifest_expected.embed_checksum)
     if old.manifest.embed_backend != manifest_expected.embed_backend:
         # Compatible for queries, but one index holds one backend's vectors.
@@ -326,7 +337,8 @@ def _ingest_locked(
         embed_backend_checksum=getattr(embedder, "backend_checksum", ""),
         sentence_vectors="pooled" if _pools(embedder, sentence_vectors) else "separate",
     )
-    old = None if rebuild else _load_previous(index_path, expected)
+    sources = {i.source for i in inputs}
+    old = None if rebuild else _load_previous(index_path, expected, sources)
     parts, kept, changes = _collect(inputs, old, params, prune, skipped, hooks.limits, expected.dim)
     if not any(changes[k] for k in ("added", "updated", "unchanged", "resumed")):
         raise _nothing_ingested(skipped)

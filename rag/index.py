@@ -163,12 +163,15 @@ def read_manifest(path: Path) -> Manifest:
     return manifest
 
 
-def stored_format(path: Path) -> int:
-    """The format version of the index at `path` (0 when it cannot be read)."""
+def stored_format(path: Path) -> tuple[int, list[str]]:
+    """The format version of the index at `path` and the files its manifest lists, read
+    without assuming this version's fields ((0, []) when it cannot be read)."""
     try:
-        return _format_version((path / MANIFEST).read_text("utf-8"))
-    except (OSError, ValueError):
-        return 0
+        raw = (path / MANIFEST).read_text("utf-8")
+        files = json.loads(raw).get("files")
+        return _format_version(raw), list(files) if isinstance(files, dict) else []
+    except (OSError, ValueError, AttributeError):
+        return 0, []
 
 
 def _format_version(raw: str) -> int:

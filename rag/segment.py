@@ -26,6 +26,7 @@ Layout of ``seg-<id>/`` (rows are the segment's chunks, in order)::
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import mmap
@@ -255,6 +256,7 @@ class Segment:
         self._chunks = _Lines(directory / "chunks.jsonl")
         self._documents = _Lines(directory / "documents.jsonl")
         self._tags = _Lines(directory / "sentence_tags.jsonl")
+        self._document_cached = functools.lru_cache(maxsize=32)(self._document)
         load = self._load
         self.chunk_source = load("chunk_source.npy")
         self.chunk_hash = load("chunk_hash.npy")
@@ -298,6 +300,10 @@ class Segment:
         return chunk_from_json(self._chunks[row])
 
     def document(self, source: str) -> StoredDocument:
+        # A question reads the same few documents several times (evidence, citations).
+        return self._document_cached(source)
+
+    def _document(self, source: str) -> StoredDocument:
         return StoredDocument(**json.loads(self._documents[self.source_id[source]]))
 
     def rows_of(self, source: str) -> np.ndarray:

@@ -253,3 +253,29 @@ def test_store_bm25_matches_the_in_memory_keyword_index(
     assert len(got) and (len(got) * 8 > len(index)) == (which == "common")
     assert got.rows.tolist() == want.rows.tolist()
     np.testing.assert_allclose(got.scores, want.scores, rtol=1e-5)
+
+
+def test_an_older_format_is_rebuilt_only_when_nothing_would_be_lost(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    import json
+
+    from rag.errors import IndexMismatchError
+    from rag.index import FORMAT_VERSION
+    from rag.ingest.chunk import ChunkParams
+    from rag.ingest.pipeline import ingest
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("长兴县捧获生态文明冠军鼎。", "utf-8")
+    (docs / "b.txt").write_text("绍兴的网上轻纺城撮合业务量达到五百亿元。", "utf-8")
+    index = tmp_path / "index"
+    index.mkdir()
+    old = {"format_version": FORMAT_VERSION - 1, "files": {"a.txt": {}, "b.txt": {}}}
+    (index / "manifest.json").write_text(json.dumps(old), "utf-8")
+    with pytest.raises(IndexMismatchError, match=r"a\.txt.*--rebuild"):
+        ingest([docs / "b.txt"], index, embedder, ChunkParams())  # would drop a.txt
+    assert json.loads((index / "manifest.json").read_text("utf-8")) == old  # untouched
+    report = ingest([docs], index, embedder, ChunkParams())  # every file: rebuilt
+    assert report.added == ["a.txt", "b.txt"]
+    assert read_manifest(index).format_version == FORMAT_VERSION
