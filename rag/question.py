@@ -291,6 +291,8 @@ class Question:
     # '捧获' in 哪个县捧获了…): what is asked about; the answer's sentence must state it.
     focus: tuple[str, ...] = ()
     scope: str | None = None  # 全国/全省/全市… of a rank question
+    # What a figure must measure (rag.attribute): '总投资' of 总投资是多少, '投' of 投了多少钱.
+    attribute: tuple[str, ...] = ()
     parts: tuple[Question, ...] = field(default=())  # two-part questions: each part
 
     @property
@@ -403,6 +405,7 @@ def _analyse_one(text: str, tokens: tuple[tuple[int, int, str], ...] | None) -> 
         years = tuple(dict.fromkeys(_YEAR_EN.findall(folded)))
     places: tuple[str, ...] = ()
     entities: tuple[str, ...] = ()
+    toks: tuple[tuple[int, int, str], ...] = ()
     if lang == "zh":
         from rag import tagger
 
@@ -429,7 +432,17 @@ def _analyse_one(text: str, tokens: tuple[tuple[int, int, str], ...] | None) -> 
         meta=meta,
         focus=focus_words(folded) if lang == "zh" else (),
         scope=scope,
+        attribute=_attribute(text, toks) if lang == "zh" and qtype in _MEASURED else (),
     )
+
+
+_MEASURED = frozenset({"number", "percent", "rank"})
+
+
+def _attribute(text: str, tokens: tuple[tuple[int, int, str], ...]) -> tuple[str, ...]:
+    from rag import attribute
+
+    return attribute.asked(text, tokens)
 
 
 _QWORD = re.compile(

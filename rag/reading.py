@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from rag import english
+from rag import attribute, english
 from rag.evidence import Scored, Sentence
 from rag.question import Question
 from rag.spans import Span, typed_spans
@@ -122,6 +122,15 @@ def _read_one(
         if not satisfies(part, s.sentence):
             continue
         spans = [sp for sp in candidate_spans(part, s.sentence) if not _given(sp, part)]
+        if part.attribute:
+            around = neighbours(s.sentence, scored)
+            spans = [
+                sp
+                for sp in spans
+                if attribute.measures(
+                    part.attribute, s.sentence.text, s.sentence.tags, sp.start, sp.end, around
+                )
+            ]
         if not spans:
             continue
         span, distance = _nearest(spans, part, s.sentence.text)
@@ -134,6 +143,20 @@ def _read_one(
                 Pick(s, span, english.render(span.text, span.type) if whole.lang == "en" else None),
             )
     return best[1] if best else None
+
+
+def neighbours(sentence: Sentence, scored: Sequence[Scored]) -> str:
+    """The sentence with the ones right before and after it in its article, as far as
+    the retrieved passages hold them."""
+    same = sorted(
+        {
+            (x.sentence.start, x.sentence.end, x.sentence.text)
+            for x in scored
+            if x.sentence.source == sentence.source
+        }
+    )
+    at = next(i for i, x in enumerate(same) if x[0] == sentence.start)
+    return "".join(x[2] for x in same[max(0, at - 1) : at + 2])
 
 
 def _for_part(part: Question, whole: Question, scored: Sequence[Scored]) -> list[Scored]:

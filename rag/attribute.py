@@ -1,0 +1,144 @@
+"""What a figure measures: the attribute a question asks for, and whether the clause
+stating a figure is about that attribute.
+
+Chinese news states a figure right after what it measures, in the same clause:
+「总投资近7亿元」, 「年产值达2.94万亿元」, 「创新指数连续两年位列全省第五」. A question names the
+attribute right before its question word — 「总投资是多少」, 「技术交易额有多少」,
+「创新指数在全省排第几」 — or, when it asks through a verb, the verb is the predicate
+(「投了多少钱」, 「增长了多少」); a count question also names what is counted after its
+measure word (「多少家企业」). A figure whose clause measures something else (the question
+asks 年产值, the clause states 总投资) does not answer, however similar the rest of the
+sentence is.
+
+Matching is soft, because questions reword the article: two words match when they share
+a two-character part (「油气贸易额」 / 「贸易额」), a one-character predicate occurs (「投」 of
+「总投资」), or CC-CEDICT glosses both the same way (`rag.translate.same_gloss`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from rag.tagger import Token
+from rag.text import fold
+
+_QUESTION_WORD = re.compile(r"多少|几|哪|谁|什么|何")
+# Words between an attribute and its question word that are not themselves the attribute:
+# copulas and 'reaches' (是/为/达到), scope and ranking verbs (在全国排第几), 'as of'.
+_LINKS = frozenset(
+    "是 为 有 共有 达 达到 约 共 一共 总共 合计 大约 占 排 排名 排在 位列 位居 居 列 "
+    "截至 截止 目前 现在 如今 预计 预期 将 能 可 会 已 已经 还 又 再 到 在 了 的 比 "
+    "全国 全省 全市 全球 世界 全区 全县 省内 国内 同比 上年 去年".split()
+)
+# Verbs of change: the attribute is what changes, before them (产值比上年增长了多少).
+_CHANGE = frozenset(
+    "增长 增加 提高 提升 上升 上涨 下降 降低 减少 下滑 缩短 扩大 缩小 增 降 涨 达到了".split()
+)
+# Characters every measure shares ('总' of 总投资 and 总产值): sharing one says nothing.
+_GENERIC = frozenset("总年额量数值率度产业金费人元的全新")
+_NOUN = frozenset({"n", "vn", "nz", "nw", "an", "j"})
+_SKIP = frozenset({"u", "p", "d", "ad", "w", "q", "r", "c", "m", "TIME", "f", "xc", "vd"})
+_CLAUSE_END = "，,；;。！!？?：:"
+
+
+def asked(text: str, tokens: Sequence[Token]) -> tuple[str, ...]:
+    """The attribute words a Chinese question asks about: the noun phrase right before its
+    question word ('总投资' of 总投资是多少; '产值' of 产值比上年增长了多少: what changes)
+    and, for a count, the noun after its measure word ('企业' of 多少家企业). A question
+    that asks through another verb ('投放了几辆车') names no attribute: verbs are what
+    questions reword most (投放 / 投用, 还剩 / 压缩至)."""
+    qi = next((i for i, (a, b, _) in enumerate(tokens) if _QUESTION_WORD.search(text[a:b])), None)
+    if qi is None:
+        return ()
+    run: list[str] = []
+    for a, b, tag in reversed(tokens[:qi]):
+        word = text[a:b]
+        if tag == "w" and word in _CLAUSE_END:
+            break
+        if run:
+            if tag in _NOUN or (tag == "a" and len(word) == 1):  # 总/a 投资/n
+                run.insert(0, word)
+                continue
+            break
+        if word in _LINKS or word in _CHANGE or tag in _SKIP:
+            continue
+        if tag in _NOUN:
+            run.append(word)
+            continue
+        break  # an entity (LOC/ORG/PER) or another predicate ends the search
+    out = ["".join(run)] if run else []
+    counted = _counted(text, tokens, qi)
+    if counted:
+        out.append(counted)
+    return tuple(dict.fromkeys(w for w in out if w))
+
+
+def _counted(text: str, tokens: Sequence[Token], qi: int) -> str | None:
+    """'企业' of 多少家企业: the noun right after a count's measure word."""
+    a, b, _ = tokens[qi]
+    if not re.match(r"多少|几", text[a:b]):
+        return None
+    rest = tokens[qi + 1 : qi + 3]
+    if rest and rest[0][2] == "q" and len(text[a:b]) <= 2:
+        rest = rest[1:]
+    if not rest or rest[0][2] not in _NOUN:
+        return None
+    return text[rest[0][0] : rest[0][1]]
+
+
+def clause_of(text: str, start: int, end: int) -> tuple[int, int]:
+    """The clause of `text` around [start, end): from the last clause break before it to
+    the first one after it."""
+    left = max(text.rfind(ch, 0, start) for ch in _CLAUSE_END) + 1
+    rights = [i for i in (text.find(ch, end) for ch in _CLAUSE_END) if i >= 0]
+    return left, min(rights) if rights else len(text)
+
+
+def names_attribute(tokens: Sequence[Token], start: int, end: int) -> bool:
+    """[start, end) names some attribute of its own (a common noun), not only figures."""
+    return any(t in ("n", "vn", "nz", "an") and start <= a and b <= end for a, b, t in tokens)
+
+
+def measures(
+    words: Sequence[str], text: str, tokens: Sequence[Token], start: int, end: int, around: str
+) -> bool:
+    """The figure at [start, end) of `text` (a sentence; `around`: it and its neighbours)
+    can be a value of the attribute `words`: its clause names the attribute, or names no
+    attribute of its own, or the attribute is named next to it (an article may name it
+    once and list figures after)."""
+    if not words:
+        return True
+    left, right = clause_of(text, start, end)
+    clause = text[left:right]
+    if mentions_or_synonym(
+        words, clause, [(a - left, b - left, t) for a, b, t in tokens if left <= a and b <= right]
+    ):
+        return True
+    if not names_attribute(tokens, left, right):
+        return True
+    return mentions(words, around)
+
+
+def mentions(words: Sequence[str], text: str) -> bool:
+    """One of `words` occurs in `text`, softly: whole, by a two-character part, or by a
+    character that is not one every measure shares (耗时 / 时间, but not 产值 / 生产)."""
+    folded = fold(text)
+    for word in words:
+        w = fold(word)
+        if w in folded:
+            return True
+        if len(w) >= 2 and any(w[i : i + 2] in folded for i in range(len(w) - 1)):
+            return True
+        if any(ch in folded for ch in w if ch not in _GENERIC and "\u4e00" <= ch <= "\u9fff"):
+            return True
+    return False
+
+
+def mentions_or_synonym(words: Sequence[str], text: str, tokens: Sequence[Token]) -> bool:
+    if mentions(words, text):
+        return True
+    from rag.translate import same_gloss
+
+    stated = {text[a:b] for a, b, t in tokens if t in _NOUN or t == "v"}
+    return any(same_gloss(w, s) for w in words for s in stated)
