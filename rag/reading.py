@@ -222,7 +222,7 @@ def satisfies(q: Question, sentence: Sentence) -> bool:
         stem = _PLACE_SUFFIX.sub("", place) or place
         if stem not in context and stem not in fold(sentence.title):
             return False
-    if q.roles and not any(r in text for r in q.roles):
+    if q.roles and not any(states_role(text, r) for r in q.roles):
         return False
     # Who did what: the sentence must say the 'what' ('主持' of 由谁主持), or the name it
     # gives belongs to somebody else.
@@ -269,7 +269,15 @@ def _given(span: Span, q: Question) -> bool:
 
 def _near_role(text: str, span: Span, roles: Sequence[str]) -> bool:
     window = text[max(0, span.start - 12) : span.end + 4]
-    return any(r in window for r in roles)
+    return any(states_role(window, r) for r in roles)
+
+
+def states_role(text: str, role: str) -> bool:
+    """The text names the role itself, not its deputy: a 副总经理 is no 总经理, and a
+    常务副主任 no 主任 (the question asking for 副… names it so)."""
+    return any(
+        not text[max(0, m.start() - 1) : m.start()] == "副" for m in re.finditer(re.escape(role), text)
+    )
 
 
 def _nearest(spans: Sequence[Span], q: Question, text: str) -> tuple[Span, int]:
