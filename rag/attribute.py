@@ -74,6 +74,40 @@ def asked(text: str, tokens: Sequence[Token]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(w for w in out if w))
 
 
+_EN_STOP = r"(?:percentage|percent|points?|did|do|does|were|was|are|is|has|have|had|will|would|can|could|in|at|from|of|for|by|on|with|to|that|which|and|the|a|an)"
+_EN_ATTRIBUTE = (
+    # how many tourists / how much investment (past a unit: how many tonnes of fuel)
+    re.compile(
+        rf"\bhow (?:many|much) (?:(?:tonn?es|tons|mu|hectares|yuan|square \w+|kilomet\w+) of )?"
+        rf"((?:(?!{_EN_STOP}\b)[a-z-]+ ?){{1,3}})"
+    ),
+    # what was the output value of / what is Ningbo's total investment in
+    re.compile(
+        rf"\bwhat (?:was|is|were|are|will be) (?:the |its |[a-z-]+'s )*"
+        rf"((?:(?!{_EN_STOP}\b)[a-z-]+ ?){{1,3}}) (?:of|in|for|at|by|above)\b"
+    ),
+    # by how much did Huzhou's public satisfaction rise
+    re.compile(
+        rf"\b(?:did|does|has|have) (?:the |[a-z-]+'s )+((?:(?!{_EN_STOP}\b)[a-z-]+ ?){{1,3}})"
+        rf"(?: with| of| in)?[a-z ]*\b(?:rise|grow|increase|fall|drop|decline|go up)\b"
+    ),
+)
+
+
+def asked_english(text: str) -> tuple[str, ...]:
+    """The Chinese words CC-CEDICT gives for the attribute an English question asks about
+    ('output value' of 'What was the output value of…'; 'tourists' of 'how many
+    tourists'), to be matched against Chinese clauses like a Chinese question's."""
+    from rag.translate import glossed_by
+
+    lower = text.lower()
+    for pattern in _EN_ATTRIBUTE:
+        m = pattern.search(lower)
+        if m:
+            return glossed_by(m.group(1).strip())
+    return ()
+
+
 def _counted(text: str, tokens: Sequence[Token], qi: int) -> str | None:
     """'企业' of 多少家企业: the noun right after a count's measure word."""
     a, b, _ = tokens[qi]
@@ -101,7 +135,14 @@ def names_attribute(tokens: Sequence[Token], start: int, end: int) -> bool:
 
 
 def measures(
-    words: Sequence[str], text: str, tokens: Sequence[Token], start: int, end: int, around: str
+    words: Sequence[str],
+    text: str,
+    tokens: Sequence[Token],
+    start: int,
+    end: int,
+    around: str,
+    *,
+    soft: bool = True,
 ) -> bool:
     """The figure at [start, end) of `text` (a sentence; `around`: it and its neighbours)
     can be a value of the attribute `words`: its clause names the attribute, or names no
@@ -111,23 +152,26 @@ def measures(
         return True
     left, right = clause_of(text, start, end)
     clause = text[left:right]
-    if mentions_or_synonym(
-        words, clause, [(a - left, b - left, t) for a, b, t in tokens if left <= a and b <= right]
-    ):
+    inside = [(a - left, b - left, t) for a, b, t in tokens if left <= a and b <= right]
+    if mentions_or_synonym(words, clause, inside, soft=soft):
         return True
     if not names_attribute(tokens, left, right):
         return True
-    return mentions(words, around)
+    return mentions(words, around, soft=soft)
 
 
-def mentions(words: Sequence[str], text: str) -> bool:
+def mentions(words: Sequence[str], text: str, *, soft: bool = True) -> bool:
     """One of `words` occurs in `text`, softly: whole, by a two-character part, or by a
-    character that is not one every measure shares (耗时 / 时间, but not 产值 / 生产)."""
+    character that is not one every measure shares (耗时 / 时间, but not 产值 / 生产).
+    Not soft: whole words only (an English question's dictionary translations, which are
+    many and already the paraphrases)."""
     folded = fold(text)
     for word in words:
         w = fold(word)
         if w in folded:
             return True
+        if not soft:
+            continue
         if len(w) >= 2 and any(w[i : i + 2] in folded for i in range(len(w) - 1)):
             return True
         if any(ch in folded for ch in w if ch not in _GENERIC and "\u4e00" <= ch <= "\u9fff"):
@@ -135,9 +179,13 @@ def mentions(words: Sequence[str], text: str) -> bool:
     return False
 
 
-def mentions_or_synonym(words: Sequence[str], text: str, tokens: Sequence[Token]) -> bool:
-    if mentions(words, text):
+def mentions_or_synonym(
+    words: Sequence[str], text: str, tokens: Sequence[Token], *, soft: bool = True
+) -> bool:
+    if mentions(words, text, soft=soft):
         return True
+    if not soft:
+        return False
     from rag.translate import same_gloss
 
     stated = {text[a:b] for a, b, t in tokens if t in _NOUN or t == "v"}

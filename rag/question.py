@@ -432,17 +432,19 @@ def _analyse_one(text: str, tokens: tuple[tuple[int, int, str], ...] | None) -> 
         meta=meta,
         focus=focus_words(folded) if lang == "zh" else (),
         scope=scope,
-        attribute=_attribute(text, toks) if lang == "zh" and qtype in _MEASURED else (),
+        attribute=_attribute(text, toks, lang) if qtype in _MEASURED else (),
     )
 
 
 _MEASURED = frozenset({"number", "percent", "rank"})
 
 
-def _attribute(text: str, tokens: tuple[tuple[int, int, str], ...]) -> tuple[str, ...]:
+def _attribute(
+    text: str, tokens: tuple[tuple[int, int, str], ...], lang: Lang
+) -> tuple[str, ...]:
     from rag import attribute
 
-    return attribute.asked(text, tokens)
+    return attribute.asked(text, tokens) if lang == "zh" else attribute.asked_english(text)
 
 
 _QWORD = re.compile(

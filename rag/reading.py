@@ -128,9 +128,10 @@ def _read_one(
                 sp
                 for sp in spans
                 if attribute.measures(
-                    part.attribute, s.sentence.text, s.sentence.tags, sp.start, sp.end, around
+                    part.attribute, s.sentence.text, s.sentence.tags, sp.start, sp.end, around,
+                    soft=whole.lang == "zh",
                 )
-            ]
+            ]  # fmt: skip
         if not spans:
             continue
         span, distance = _nearest(spans, part, s.sentence.text)
