@@ -74,7 +74,10 @@ def asked(text: str, tokens: Sequence[Token]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(w for w in out if w))
 
 
-_EN_STOP = r"(?:percentage|percent|points?|did|do|does|were|was|are|is|has|have|had|will|would|can|could|in|at|from|of|for|by|on|with|to|that|which|and|the|a|an)"
+_EN_STOP = (
+    r"(?:percentage|percent|points?|did|do|does|were|was|are|is|has|have|had|will|would|can|"
+    r"could|in|at|from|of|for|by|on|with|to|that|which|and|the|a|an)"
+)
 _EN_ATTRIBUTE = (
     # how many tourists / how much investment (past a unit: how many tonnes of fuel)
     re.compile(

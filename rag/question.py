@@ -439,9 +439,7 @@ def _analyse_one(text: str, tokens: tuple[tuple[int, int, str], ...] | None) -> 
 _MEASURED = frozenset({"number", "percent", "rank"})
 
 
-def _attribute(
-    text: str, tokens: tuple[tuple[int, int, str], ...], lang: Lang
-) -> tuple[str, ...]:
+def _attribute(text: str, tokens: tuple[tuple[int, int, str], ...], lang: Lang) -> tuple[str, ...]:
     from rag import attribute
 
     return attribute.asked(text, tokens) if lang == "zh" else attribute.asked_english(text)

@@ -132,6 +132,8 @@ def _read_one(
                     soft=whole.lang == "zh",
                 )
             ]  # fmt: skip
+        if part.years:
+            spans = [sp for sp in spans if not _running_total(part, s.sentence.text, sp)]
         if not spans:
             continue
         span, distance = _nearest(spans, part, s.sentence.text)
@@ -144,6 +146,18 @@ def _read_one(
                 Pick(s, span, english.render(span.text, span.type) if whole.lang == "en" else None),
             )
     return best[1] if best else None
+
+
+_TOTAL_ASKED = re.compile(r"累计|总共|一共|至今|迄今|共计|in total|so far|cumulative", re.I)
+
+
+def _running_total(q: Question, text: str, span: Span) -> bool:
+    """A running total ('累计油气贸易额超3万亿元') is not the figure of the year asked for,
+    unless the sentence ties it to that year or the question asks for a total."""
+    if _TOTAL_ASKED.search(q.text) or any(y in text for y in q.years):
+        return False
+    left, _ = attribute.clause_of(text, span.start, span.end)
+    return bool(re.search(r"累计|总计|至今|迄今", text[left : span.start]))
 
 
 def neighbours(sentence: Sentence, scored: Sequence[Scored]) -> str:
@@ -277,7 +291,7 @@ def states_role(text: str, role: str) -> bool:
     """The text names the role itself, not its deputy: a 副总经理 is no 总经理, and a
     常务副主任 no 主任 (the question asking for 副… names it so)."""
     return any(
-        not text[max(0, m.start() - 1) : m.start()] == "副" for m in re.finditer(re.escape(role), text)
+        text[max(0, m.start() - 1) : m.start()] != "副" for m in re.finditer(re.escape(role), text)
     )
 
 
