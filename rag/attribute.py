@@ -116,12 +116,18 @@ def _counted(text: str, tokens: Sequence[Token], qi: int) -> str | None:
     a, b, _ = tokens[qi]
     if not re.match(r"多少|几", text[a:b]):
         return None
-    rest = tokens[qi + 1 : qi + 3]
+    rest = list(tokens[qi + 1 : qi + 5])
     if rest and rest[0][2] == "q" and len(text[a:b]) <= 2:
         rest = rest[1:]
-    if not rest or rest[0][2] not in _NOUN:
-        return None
-    return text[rest[0][0] : rest[0][1]]
+    words: list[str] = []
+    for x, y, tag in rest:  # 上市/v 企业/n: a verb may qualify the noun it precedes
+        if tag in _NOUN or (tag in ("v", "a") and not words):
+            words.append(text[x:y])
+            continue
+        break
+    while words and not any(t in _NOUN for x, y, t in rest if text[x:y] == words[-1]):
+        words.pop()
+    return "".join(words) or None
 
 
 def clause_of(text: str, start: int, end: int) -> tuple[int, int]:

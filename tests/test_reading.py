@@ -150,3 +150,81 @@ def test_claims_must_state_what_their_quote_states() -> None:
     assert not claim_supported("2022年全省工业增加值达到2.94万亿元。", quote)
     assert not claim_supported("嘉兴工业增加值达到2.94万亿元。", quote)
     assert 2.94e12 in quantities(quote) and 361000 in quantities(quote)
+
+
+# -- what a figure measures (rag.attribute) ------------------------------------------------
+
+
+def answer(question: str, *texts: str) -> str | None:
+    """The short answer read from `texts` (one passage, best first), None if refused."""
+    result = read(analyse(question), scored(*texts), ReadingParams(), lambda _: True)
+    return result.picks[0].short if result.answered else None
+
+
+def test_attribute_asked_is_the_noun_before_the_question_word() -> None:
+    assert analyse("桐昆集团项目建成后预计年产值是多少？").attribute == ("年产值",)
+    assert analyse("长兴县2023年的产值比上年增长了多少？").attribute == ("产值",)  # what changes
+    assert analyse("钱塘区的创新指数在全省排在第几位？").attribute == ("创新指数",)
+    assert analyse("新昌县目前共有多少家上市企业？").attribute == ("上市企业",)  # what is counted
+    # Asked through a verb: verbs are what questions reword most (投放 / 投用), so only
+    # what is counted is the attribute.
+    assert analyse("嘉兴南湖区试点投放了几辆车？").attribute == ("车",)
+    assert analyse("嘉兴南湖区试点投放了多少？").attribute == ()
+    assert "产值" in analyse("What was the output value of the photovoltaic industry?").attribute
+
+
+def test_a_figure_of_another_attribute_does_not_answer() -> None:
+    project = "嘉兴港区总投资50亿元的桐昆集团石化项目顺利开工。"
+    assert answer("桐昆集团石化项目建成后预计年产值是多少？", project) is None
+    assert answer("桐昆集团石化项目的总投资是多少？", project) == "50亿元"
+    # Reworded attribute: 总投入 for 总投资 (a shared character that not every measure has).
+    assert answer("桐昆集团石化项目的总投入是多少？", project) == "50亿元"
+    orders = "2023年长兴县订单量同比增长14%。"
+    assert answer("长兴县2023年的产值比上年增长了多少？", orders) is None
+    assert answer("长兴县2023年的订货量比上年增长了多少？", orders) == "14%"
+
+
+def test_a_rank_of_another_attribute_does_not_answer() -> None:
+    rank = "钱塘区数字化发展水平连续两年位列全省第五。"
+    assert answer("钱塘区的创新指数在全省排第几？", rank) is None
+    assert answer("钱塘区的数字化水平在全省排第几？", rank) == "全省第五"
+
+
+def test_the_attribute_may_be_named_by_the_neighbouring_sentence() -> None:
+    # The article names the attribute once and lists the figures after it.
+    texts = ("今年,全市年产值再创新高。", "其中,规上企业达80亿元。")
+    passage = "".join(texts)
+    pool, at = [], 0
+    for i, t in enumerate(texts):
+        s = Sentence("a.txt", "标题", at, at + len(t), t, "a.txt:0-9", 0, tags=tagger.tag(t),
+                     context=passage)  # fmt: skip
+        pool.append(Scored(s, 1.0 - i / 100, 0.9, 0.5))
+        at += len(t)
+    result = read(analyse("今年全市年产值是多少？"), pool, ReadingParams(), lambda _: True)
+    assert result.answered and result.picks[0].short == "80亿元"
+    alone = read(analyse("今年全市年产值是多少？"), pool[1:], ReadingParams(), lambda _: True)
+    assert not alone.answered  # without it, 规上企业 names another attribute
+
+
+def test_an_english_attribute_is_matched_through_its_translations() -> None:
+    assert answer("What was the output value of the photovoltaic industry?",
+                  "光伏产业总投资达50亿元。") is None  # fmt: skip
+    assert answer("What was the output value of the photovoltaic industry?",
+                  "光伏产业产值达50亿元。") == "5 billion yuan"  # fmt: skip
+
+
+def test_a_deputy_is_not_the_role_asked_for() -> None:
+    deputy = "该公司副总经理左涛介绍,企业已累计取得知识产权80项。"
+    assert answer("爱德曼氢能装备公司的总经理是谁？", deputy) is None
+    assert answer("爱德曼氢能装备公司的副总经理是谁？", deputy) == "左涛"
+    assert answer("Who is the general manager of the company?", deputy) is None
+
+
+def test_a_running_total_is_not_the_figure_of_one_year() -> None:
+    total = "目前,舟山累计油气贸易额超3万亿元。"
+    assert answer("舟山2023年一年的油气贸易额是多少？", total) is None
+    assert answer("舟山累计的油气贸易额是多少？", total) == "超3万亿元"
+    assert (
+        answer("舟山2023年的油气贸易额是多少？", "2023年,舟山累计油气贸易额超3万亿元。")
+        == "超3万亿元"
+    )
