@@ -138,9 +138,13 @@ def clause_of(text: str, start: int, end: int) -> tuple[int, int]:
     return left, min(rights) if rights else len(text)
 
 
-def names_attribute(tokens: Sequence[Token], start: int, end: int) -> bool:
-    """[start, end) names some attribute of its own (a common noun), not only figures."""
-    return any(t in ("n", "vn", "nz", "an") and start <= a and b <= end for a, b, t in tokens)
+def names_attribute(text: str, tokens: Sequence[Token], start: int, end: int) -> bool:
+    """[start, end) of `text` names some attribute of its own (a common noun), not only
+    figures and scopes ('均居全国第一' refers back to what the clause before measured)."""
+    return any(
+        t in ("n", "vn", "nz", "an") and start <= a and b <= end and text[a:b] not in _LINKS
+        for a, b, t in tokens
+    )
 
 
 def measures(
@@ -160,18 +164,40 @@ def measures(
     if not words:
         return True
     left, right = clause_of(text, start, end)
-    clause = text[left:right]
-    inside = [(a - left, b - left, t) for a, b, t in tokens if left <= a and b <= right]
-    if mentions_or_synonym(words, clause, inside, soft=soft):
-        return True
-    if not names_attribute(tokens, left, right):
-        return True
-    return mentions(words, around, soft=soft)
+    counted = counted_after(text, tokens, end)
+    while True:
+        clause = text[left:right]
+        inside = [(a - left, b - left, t) for a, b, t in tokens if left <= a and b <= right]
+        if mentions_or_synonym(words, clause, inside, soft=soft):
+            return True
+        if counted:
+            return False  # '66个孵化空间' counts 孵化空间, whatever its neighbours measure
+        if names_attribute(text, tokens, left, right):
+            break
+        if left == 0:
+            return True  # the sentence names no attribute: it refers to what came before
+        # '工业增加值达到2.94万亿元,居全国第三': the clause before says what ranks third.
+        left = clause_of(text, left - 1, left - 1)[0]
+    return mentions(words, around, soft=False)  # named there as such, not by a part
+
+
+def counted_after(text: str, tokens: Sequence[Token], end: int) -> str | None:
+    """The noun a count ending at `end` counts ('孵化空间' of 66个孵化空间), if it is
+    directly followed by one."""
+    after = [(a, b, t) for a, b, t in tokens if a >= end]
+    if not after or after[0][0] != end or after[0][2] not in _NOUN:
+        return None
+    if not re.search(
+        r"[个家项件名位所座条台批种户辆艘本套间栋张部篇株只头处场轮届吨亩]$", text[:end]
+    ):
+        return None
+    return text[after[0][0] : after[0][1]]
 
 
 def mentions(words: Sequence[str], text: str, *, soft: bool = True) -> bool:
     """One of `words` occurs in `text`, softly: whole, by a two-character part, or by a
-    character that is not one every measure shares (耗时 / 时间, but not 产值 / 生产).
+    character of its head that is not one every measure shares (耗时 / 时间, but not
+    产值 / 生产).
     Not soft: whole words only (an English question's dictionary translations, which are
     many and already the paraphrases)."""
     folded = fold(text)
@@ -183,7 +209,8 @@ def mentions(words: Sequence[str], text: str, *, soft: bool = True) -> bool:
             continue
         if len(w) >= 2 and any(w[i : i + 2] in folded for i in range(len(w) - 1)):
             return True
-        if any(ch in folded for ch in w if ch not in _GENERIC and "\u4e00" <= ch <= "\u9fff"):
+        head = w[-2:]  # Chinese compounds end in their head: 交易额 of 技术交易额
+        if any(ch in folded for ch in head if ch not in _GENERIC and "\u4e00" <= ch <= "\u9fff"):
             return True
     return False
 

@@ -419,7 +419,7 @@ def _analyse_one(text: str, tokens: tuple[tuple[int, int, str], ...] | None) -> 
     if qtype == "rank":
         m = re.search(r"全国|全省|全市|全球|世界|全区|全县|省内|国内", folded)
         scope = m.group() if m else None
-    return Question(
+    q = Question(
         text=text,
         lang=lang,
         type=qtype,
@@ -434,9 +434,14 @@ def _analyse_one(text: str, tokens: tuple[tuple[int, int, str], ...] | None) -> 
         scope=scope,
         attribute=_attribute(text, toks, lang) if qtype in _MEASURED else (),
     )
+    if q.type == "number" and lang == "zh" and q.attribute and _RATE.search(q.attribute[0]):
+        # '自用率达到多少': a rate is a percentage, whatever the question word.
+        q = replace(q, type="percent", unit=asked_unit(folded, lang, "percent"))
+    return q
 
 
 _MEASURED = frozenset({"number", "percent", "rank"})
+_RATE = re.compile(r"(?:率|比重|占比|比例)$")
 
 
 def _attribute(text: str, tokens: tuple[tuple[int, int, str], ...], lang: Lang) -> tuple[str, ...]:

@@ -94,11 +94,11 @@ def read(
     for part in parts:
         pick = _read_one(part, question, scored, params, untyped_ok)
         if pick is None:
-            if len(parts) == 1 or not picks:
-                return Reading(False)
-            continue  # a second part the articles do not answer: answer the first
+            continue  # a part the articles do not answer: answer the others
         if all(p.sentence != pick.sentence or p.span != pick.span for p in picks):
             picks.append(pick)
+    if len(picks) < len(parts) and not picks:
+        return Reading(False)
     return Reading(bool(picks), tuple(picks))
 
 
@@ -163,15 +163,13 @@ def _running_total(q: Question, text: str, span: Span) -> bool:
 def neighbours(sentence: Sentence, scored: Sequence[Scored]) -> str:
     """The sentence with the ones right before and after it in its article, as far as
     the retrieved passages hold them."""
-    same = sorted(
-        {
-            (x.sentence.start, x.sentence.end, x.sentence.text)
-            for x in scored
-            if x.sentence.source == sentence.source
-        }
-    )
-    at = next(i for i, x in enumerate(same) if x[0] == sentence.start)
-    return "".join(x[2] for x in same[max(0, at - 1) : at + 2])
+    same = {x.sentence.start: x.sentence for x in scored if x.sentence.source == sentence.source}
+    before = [x for x in same.values() if 0 <= sentence.start - x.end <= _GAP]
+    after = [x for x in same.values() if 0 <= x.start - sentence.end <= _GAP]
+    return "".join(x.text for x in (*before[:1], sentence, *after[:1]))
+
+
+_GAP = 3  # characters between adjacent sentences (line breaks, spaces)
 
 
 def _for_part(part: Question, whole: Question, scored: Sequence[Scored]) -> list[Scored]:
@@ -231,17 +229,20 @@ def satisfies(q: Question, sentence: Sentence) -> bool:
     context = fold(sentence.context or sentence.text)
     if q.years and not _year_ok(q.years, text, context):
         return False
-    for place in q.places:
-        if place in _SCOPE_PLACES:
-            continue
-        stem = _PLACE_SUFFIX.sub("", place) or place
-        if stem not in context and stem not in fold(sentence.title):
-            return False
+    places = [p for p in q.places if p not in _SCOPE_PLACES]
+    stated = [_place_stated(p, context + fold(sentence.title)) for p in places]
+    # '杭州西湖区': the district named is enough, the city it lies in goes without saying.
+    if not all(stated) and not (len(places) > 1 and stated[-1]):
+        return False
     if q.roles and not any(states_role(text, r) for r in q.roles):
         return False
     # Who did what: the sentence must say the 'what' ('主持' of 由谁主持), or the name it
     # gives belongs to somebody else.
     return not (q.type == "person" and q.focus and not any(_states_word(text, w) for w in q.focus))
+
+
+def _place_stated(place: str, text: str) -> bool:
+    return (_PLACE_SUFFIX.sub("", place) or place) in text
 
 
 def is_question(text: str) -> bool:

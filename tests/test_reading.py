@@ -181,7 +181,7 @@ def test_a_figure_of_another_attribute_does_not_answer() -> None:
     assert answer("桐昆集团石化项目的总投入是多少？", project) == "50亿元"
     orders = "2023年长兴县订单量同比增长14%。"
     assert answer("长兴县2023年的产值比上年增长了多少？", orders) is None
-    assert answer("长兴县2023年的订货量比上年增长了多少？", orders) == "14%"
+    assert answer("长兴县2023年的订单数比上年增长了多少？", orders) == "14%"
 
 
 def test_a_rank_of_another_attribute_does_not_answer() -> None:
@@ -228,3 +228,38 @@ def test_a_running_total_is_not_the_figure_of_one_year() -> None:
         answer("舟山2023年的油气贸易额是多少？", "2023年,舟山累计油气贸易额超3万亿元。")
         == "超3万亿元"
     )
+
+
+def test_a_count_measures_the_noun_it_counts() -> None:
+    s = "西湖区在高校旁布局66个孵化空间,助力819个高科技项目就地孵化。"
+    assert answer("西湖区的技术交易额是多少？", s) is None
+    assert answer("西湖区布局了多少个孵化空间？", s) == "66个"
+
+
+def test_a_clause_naming_no_attribute_takes_the_one_before() -> None:
+    s = "2023年,全省工业增加值达到2.94万亿元,居全国第三。"
+    assert answer("2023年浙江的地区生产总值在全国排第几？", s) is None
+    assert answer("2023年浙江的工业增加值在全国排第几？", s) == "全国第三"
+    both = "新增国家绿色工厂165家、绿色供应链企业53家,均居全国第一。"
+    assert answer("浙江新增国家绿色工厂数量在全国排第几？", both) == "全国第一"
+
+
+def test_a_rate_is_a_percentage_and_an_ordinal_no_amount() -> None:
+    q = analyse("正泰电气企业光伏电的自用率达到多少？")
+    assert q.type == "percent"
+    s = "正泰电气通过低碳平台,企业光伏电自用率达79%,万元产值能耗0.004吨。"
+    assert answer("正泰电气企业光伏电的自用率达到多少？", s) == "79%"
+    assert spans_of("(紧接第一版)比如去年9月,已筛选项目40余项。", "number") == ["40余项"]
+
+
+def test_a_district_named_with_its_city_needs_only_the_district() -> None:
+    s = "2023年,西湖区实现技术交易额376亿元,居全省第二。"
+    assert answer("2023年杭州西湖区的技术交易额有多少？", s) == "376亿元"
+    assert answer("2023年宁波的技术交易额有多少？", s) is None
+
+
+def test_a_two_part_question_answers_the_part_the_articles_state() -> None:
+    pool = scored("截至目前,全区已建成39个现代产业学院。", "全区人口持续增长。")
+    result = read(analyse("钱塘区的人才总量是多少？全区建成了多少个现代产业学院？"), pool,
+                  ReadingParams(), lambda _: True)  # fmt: skip
+    assert result.answered and [p.short for p in result.picks] == ["39个"]
