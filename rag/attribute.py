@@ -111,14 +111,29 @@ def asked_english(text: str) -> tuple[str, ...]:
     return ()
 
 
+# What an amount of money is called: the attribute's last character(s).
+_MONEY = re.compile(
+    r"(?:资|(?<!份)额|产值|增加值|收入|营收|利润|税收|资金|费用?|价格?|酬|薪|工资|gdp|生产总值)$"
+)
+
+
+def money(words: Sequence[str]) -> bool:
+    """The attribute is an amount of money ('总投资', '交易额', '年产值'): its value is in 元."""
+    return bool(words) and bool(_MONEY.search(fold(words[0])))
+
+
 def _counted(text: str, tokens: Sequence[Token], qi: int) -> str | None:
     """'企业' of 多少家企业: the noun right after a count's measure word."""
     a, b, _ = tokens[qi]
     if not re.match(r"多少|几", text[a:b]):
         return None
     rest = list(tokens[qi + 1 : qi + 5])
+    # Only a count counts: 多少家企业, 几个平台, 几辆车 ('几辆' may be one word); 多少钱 or
+    # 多少水 names a unit or a substance, which the clause states in other words.
     if rest and rest[0][2] == "q" and len(text[a:b]) <= 2:
         rest = rest[1:]
+    elif len(text[a:b]) <= 2 and not re.fullmatch(r"几.", text[a:b]):
+        return None
     words: list[str] = []
     for x, y, tag in rest:  # 上市/v 企业/n: a verb may qualify the noun it precedes
         if tag in _NOUN or (tag in ("v", "a") and not words):

@@ -437,10 +437,20 @@ def _analyse_one(text: str, tokens: tuple[tuple[int, int, str], ...] | None) -> 
     if q.type == "number" and lang == "zh" and q.attribute and _RATE.search(q.attribute[0]):
         # '自用率达到多少': a rate is a percentage, whatever the question word.
         q = replace(q, type="percent", unit=asked_unit(folded, lang, "percent"))
+    if q.type == "number" and lang == "zh" and q.unit is None and _money(q.attribute):
+        q = replace(q, unit="元")  # '总投资是多少': an amount of money
     return q
 
 
 _MEASURED = frozenset({"number", "percent", "rank"})
+
+
+def _money(words: tuple[str, ...]) -> bool:
+    from rag import attribute
+
+    return attribute.money(words)
+
+
 _RATE = re.compile(r"(?:率|比重|占比|比例)$")
 
 

@@ -263,3 +263,21 @@ def test_a_two_part_question_answers_the_part_the_articles_state() -> None:
     result = read(analyse("钱塘区的人才总量是多少？全区建成了多少个现代产业学院？"), pool,
                   ReadingParams(), lambda _: True)  # fmt: skip
     assert result.answered and [p.short for p in result.picks] == ["39个"]
+
+
+def test_an_amount_of_money_is_asked_in_yuan() -> None:
+    q = analyse("舟山绿色石化基地三期项目的总投资是多少？")
+    assert q.unit == "元"
+    phases = "舟山绿色石化基地目前一、二期已投产,并全力拼三期。"
+    assert answer("舟山绿色石化基地三期项目的总投资是多少？", phases) is None
+    assert (
+        answer(
+            "舟山绿色石化基地三期项目的总投资是多少？", "舟山绿色石化基地三期项目总投资达1200亿元。"
+        )
+        == "1200亿元"
+    )
+    # 多少钱 names the unit, not what is counted: '同意投资40万元' answers it.
+    assert analyse("强村公司同意给周恩君投资多少钱？").attribute == ()
+    assert (
+        answer("强村公司同意给周恩君投资多少钱？", "经过协商,强村公司同意投资40万元。") == "40万元"
+    )
