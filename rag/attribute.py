@@ -78,21 +78,24 @@ _EN_STOP = (
     r"(?:percentage|percent|points?|did|do|does|were|was|are|is|has|have|had|will|would|can|"
     r"could|in|at|from|of|for|by|on|with|to|that|which|and|the|a|an)"
 )
+_EN_WORDS = rf"(?:(?!{_EN_STOP}\b)[a-z-]+ ?)"
 _EN_ATTRIBUTE = (
     # how many tourists / how much investment (past a unit: how many tonnes of fuel)
     re.compile(
         rf"\bhow (?:many|much) (?:(?:tonn?es|tons|mu|hectares|yuan|square \w+|kilomet\w+) of )?"
-        rf"((?:(?!{_EN_STOP}\b)[a-z-]+ ?){{1,3}})"
+        rf"({_EN_WORDS}{{1,3}})"
     ),
     # what was the output value of / what is Ningbo's total investment in
     re.compile(
         rf"\bwhat (?:was|is|were|are|will be) (?:the |its |[a-z-]+'s )*"
-        rf"((?:(?!{_EN_STOP}\b)[a-z-]+ ?){{1,3}}) (?:of|in|for|at|by|above)\b"
+        rf"({_EN_WORDS}{{1,4}}) (?:of|in|for|at|by|above)\b"
     ),
-    # by how much did Huzhou's public satisfaction rise
+    # the national rank for technology transaction volume
+    re.compile(rf"\brank(?:ing)? (?:for|in|of|on) (?:the |its )?({_EN_WORDS}{{1,4}})"),
+    # by how much did Huzhou's public satisfaction rise / how fast did industry output grow
     re.compile(
-        rf"\b(?:did|does|has|have) (?:the |[a-z-]+'s )+((?:(?!{_EN_STOP}\b)[a-z-]+ ?){{1,3}})"
-        rf"(?: with| of| in)?[a-z ]*\b(?:rise|grow|increase|fall|drop|decline|go up)\b"
+        rf"\b(?:did|does|has|have) (?:the |[a-z-]+'s )*({_EN_WORDS}{{1,5}}?)"
+        rf"(?:(?:with|of|in) [a-z ]+ )?\b(?:rise|grow|increase|fall|drop|decline|go up)\b"
     ),
 )
 
@@ -107,7 +110,9 @@ def asked_english(text: str) -> tuple[str, ...]:
     for pattern in _EN_ATTRIBUTE:
         m = pattern.search(lower)
         if m:
-            return glossed_by(m.group(1).strip())
+            # English noun phrases end in their head too: 'volume' of 'technology
+            # transaction volume' (with the pair before it, 'transaction volume').
+            return glossed_by(" ".join(m.group(1).split()[-2:]))
     return ()
 
 

@@ -113,7 +113,7 @@ _EN_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "rank",
         re.compile(
-            r"\bwhat (?:rank|position|place)\b|\branked?\b|\branking\b|\bwhich place\b.*\brank"
+            r"\bwhat (?:rank|position|place)\b|\brank(?:ed|ing|s)?\b|\bwhich place\b.*\brank"
             r"|\bwhere (?:did|does|do|will)\b.{0,80}\b(?:finish|rank|place|come|stand)\b",
             re.I,
         ),
@@ -121,7 +121,8 @@ _EN_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "percent",
         re.compile(
-            r"\bpercent(?:age)?\b|\bwhat share\b|\bproportion\b|\bgrowth rate\b|\bby how much\b|%",
+            r"\bpercent(?:age)?\b|\bwhat share\b|\bproportion\b|\b(?:growth|interest|tax|\w+ment) rate\b"
+            r"|\bby how much\b|\bhow fast\b|%",
             re.I,
         ),
     ),
@@ -156,7 +157,7 @@ _EN_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "title",
         re.compile(
-            r"\bwhat (?:award|title|honou?r|prize|programme|program|project|name|brand|plan|policy|event|platform|slogan|theme)\b|\bwhich (?:award|title|honou?r|prize|programme|program|project|brand|event|platform)\b|\bcalled\b|\bnamed\b",
+            r"\bwhat (?:is|was|are|were) the name of the\b|\bwhat (?:award|title|honou?r|prize|programme|program|project|name|brand|plan|policy|event|platform|slogan|theme)\b|\bwhich (?:award|title|honou?r|prize|programme|program|project|brand|event|platform)\b|\bcalled\b|\bnamed\b",
             re.I,
         ),
     ),
@@ -177,7 +178,7 @@ _EN_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "number",
         re.compile(
-            r"\bhow (?:many|much|long|big|large|far|high)\b|\bwhat (?:(?:was|is|were|are|will be) )?(?:the )?(?:[\w'-]+ ){0,3}(?:number|amount|total|value|volume|size|area|output|revenue|figure|investment|balance|capacity|scale|turnover|income|budget|population|length|height|distance)\b",
+            r"\bhow (?:many|much|long|big|large|far|high)\b|\bwhat (?:(?:was|is|were|are|will be) )?(?:the )?(?:[\w'-]+ ){0,3}(?:number|amount|total|value|volume|size|area|output|revenue|figure|investment|balance|capacity|scale|turnover|income|budget|population|length|height|distance|price|cost|fee|salary|wage|rent|subsidy)\b",
             re.I,
         ),
     ),
@@ -419,6 +420,9 @@ def _analyse_one(text: str, tokens: tuple[tuple[int, int, str], ...] | None) -> 
     if qtype == "rank":
         m = re.search(r"全国|全省|全市|全球|世界|全区|全县|省内|国内", folded)
         scope = m.group() if m else None
+        if lang == "en":
+            m = _EN_SCOPE.search(folded)
+            scope = _EN_SCOPES[m.group(1)] if m else None
     q = Question(
         text=text,
         lang=lang,
@@ -442,6 +446,11 @@ def _analyse_one(text: str, tokens: tuple[tuple[int, int, str], ...] | None) -> 
     return q
 
 
+_EN_SCOPE = re.compile(r"\b(national|nationwide|provincial|global|worldwide|citywide)\b")
+_EN_SCOPES = {
+    "national": "全国", "nationwide": "全国", "provincial": "全省", "global": "全球",
+    "worldwide": "全球", "citywide": "全市",
+}  # fmt: skip
 _MEASURED = frozenset({"number", "percent", "rank"})
 
 

@@ -281,3 +281,18 @@ def test_an_amount_of_money_is_asked_in_yuan() -> None:
     assert (
         answer("强村公司同意给周恩君投资多少钱？", "经过协商,强村公司同意投资40万元。") == "40万元"
     )
+
+
+def test_english_types_and_attributes() -> None:
+    rank = analyse("What was Xihu District's national rank for technology transaction volume?")
+    assert rank.type == "rank" and rank.scope == "全国"
+    rate = analyse("What is the interest rate of the startup loans in Lishui?")
+    assert rate.type == "percent" and "利息率" in rate.attribute
+    assert analyse("What is the average nightly room price of homestays?").type == "number"
+    assert analyse("How fast did industrial output grow in Jiashan?").type == "percent"
+    loans = "政府部门为创业者设置低利率创业贷扶持产品,已发放贷款3亿元。"
+    assert answer("What is the interest rate of the startup loans in Lishui?", loans) is None
+    assert answer("What was the total investment of the project?", "该项目总投资近7亿元。") == (
+        "nearly 700 million yuan"
+    )
+    assert answer("What was the total investment of the project?", "该项目年产值近7亿元。") is None
