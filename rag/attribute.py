@@ -183,15 +183,18 @@ def measures(
     once and list figures after)."""
     if not words:
         return True
-    left, right = clause_of(text, start, end)
     counted = counted_after(text, tokens, end)
+    if counted is not None:
+        # '66个孵化空间' counts 孵化空间 (and '一件事' a 事), whatever else its clause names.
+        a, b = counted
+        inside = [(x - a, y - a, t) for x, y, t in tokens if a <= x and y <= b]
+        return mentions_or_synonym(words, text[a:b], inside, soft=soft)
+    left, right = clause_of(text, start, end)
     while True:
         clause = text[left:right]
         inside = [(a - left, b - left, t) for a, b, t in tokens if left <= a and b <= right]
         if mentions_or_synonym(words, clause, inside, soft=soft):
             return True
-        if counted:
-            return False  # '66个孵化空间' counts 孵化空间, whatever its neighbours measure
         if names_attribute(text, tokens, left, right):
             break
         if left == 0:
@@ -201,17 +204,23 @@ def measures(
     return mentions(words, around, soft=False)  # named there as such, not by a part
 
 
-def counted_after(text: str, tokens: Sequence[Token], end: int) -> str | None:
-    """The noun a count ending at `end` counts ('孵化空间' of 66个孵化空间), if it is
-    directly followed by one."""
-    after = [(a, b, t) for a, b, t in tokens if a >= end]
-    if not after or after[0][0] != end or after[0][2] not in _NOUN:
+def counted_after(text: str, tokens: Sequence[Token], end: int) -> tuple[int, int] | None:
+    """Where the nouns a count ending at `end` counts are ('孵化空间' of 66个孵化空间,
+    '高科技项目' of 819个高科技项目), if it is directly followed by them."""
+    if not re.search(_COUNT_MEASURE, text[:end]):
         return None
-    if not re.search(
-        r"[个家项件名位所座条台批种户辆艘本套间栋张部篇株只头处场轮届吨亩]$", text[:end]
-    ):
+    after = sorted((a, b, t) for a, b, t in tokens if a >= end)
+    if not after or after[0][0] != end or after[0][2] not in _NOUN | {"a"}:
         return None
-    return text[after[0][0] : after[0][1]]
+    last = end
+    for a, b, t in after[:3]:
+        if a != last or t not in _NOUN | {"a"}:
+            break
+        last = b
+    return end, last
+
+
+_COUNT_MEASURE = r"[个家项件名位所座条台批种户辆艘本套间栋张部篇株只头处场轮届吨亩]$"
 
 
 def mentions(words: Sequence[str], text: str, *, soft: bool = True) -> bool:

@@ -234,6 +234,12 @@ def test_a_count_measures_the_noun_it_counts() -> None:
     s = "西湖区在高校旁布局66个孵化空间,助力819个高科技项目就地孵化。"
     assert answer("西湖区的技术交易额是多少？", s) is None
     assert answer("西湖区布局了多少个孵化空间？", s) == "66个"
+    # '一件事' is a set phrase, not one notarisation, though its clause names 涉外公证.
+    one = "游艇公司对公证处的涉外公证与领事认证“一件事”联办机制点赞。"
+    assert answer("公证处去年一共办理了多少件涉外公证？", one) is None
+    assert (
+        answer("公证处去年一共办理了多少件涉外公证？", "去年公证处办理涉外公证230件。") == "230件"
+    )
 
 
 def test_a_clause_naming_no_attribute_takes_the_one_before() -> None:
