@@ -316,7 +316,9 @@ def asked_meta(text: str, lang: Lang) -> MetaField | None:
     return None
 
 
-_ZH_PLACE_LEVEL = re.compile(r"哪(?:一)?(?:个|座)?(县市区|区县|县区|县|市|区|镇|乡|村|省|街道)")
+_ZH_PLACE_LEVEL = re.compile(
+    r"哪(?:一)?(?:个|座)?(县市区|区县|县区|县级市|县|市|区|镇|乡|村|省|街道)"
+)
 _ZH_ORG_KIND = re.compile(
     r"(?:哪|什么)(?:一)?(?:家|个|所)?[\u4e00-\u9fff]{0,4}?(公司|企业|银行|大学|学院|医院|集团|协会|学校|研究院)"
 )
@@ -337,7 +339,7 @@ def asked_unit(text: str, lang: Lang, qtype: AnswerType | None) -> str | None:
         return "%|％|个百分点|成"
     if qtype == "place":
         if lang == "zh":
-            m = _ZH_PLACE_LEVEL.search(text)
+            m = _ZH_PLACE_LEVEL.search(text.replace("县级市", "市"))
             return (
                 "|".join(m.group(1)) if m and len(m.group(1)) > 1 else (m.group(1) if m else None)
             )
@@ -412,6 +414,9 @@ def _analyse_one(text: str, tokens: tuple[tuple[int, int, str], ...] | None) -> 
 
         toks = tokens if tokens is not None else tagger.tag(text)
         places = tuple(dict.fromkeys(text[a:b] for a, b, t in toks if t == "LOC"))
+        if qtype == "place":
+            # '绍兴哪个区': 绍兴 holds the answer (柯桥区); the sentence need not name it.
+            places = tuple(p for p in places if not re.search(re.escape(p) + r"的?哪", text))
         entities = tuple(
             dict.fromkeys(text[a:b] for a, b, t in toks if t in ("PER", "ORG", "nw", "nz"))
         )

@@ -302,3 +302,14 @@ def test_english_types_and_attributes() -> None:
         "nearly 700 million yuan"
     )
     assert answer("What was the total investment of the project?", "该项目年产值近7亿元。") is None
+
+
+def test_the_place_a_place_question_asks_within_is_no_constraint() -> None:
+    q = analyse("绍兴哪个区打造的印染产业大脑已接入1800多家企业？")
+    assert "绍兴" not in q.places
+    s = "在柯桥区,织造印染产业大脑累计接入企业1800多家。"
+    assert answer("绍兴哪个区打造的印染产业大脑已接入1800多家企业？", s) == "柯桥区"
+    # Still a constraint when it is not what holds the answer.
+    s2 = "在柯桥区,织造印染产业大脑接入企业1800多家。"
+    assert answer("绍兴的印染产业大脑设在哪个区？", s2) is None
+    assert analyse("宁波健信超导的厂区位于哪个县级市？").unit == "市"
