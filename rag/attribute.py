@@ -74,48 +74,6 @@ def asked(text: str, tokens: Sequence[Token]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(w for w in out if w))
 
 
-_EN_STOP = (
-    r"(?:percentage|percent|points?|did|do|does|were|was|are|is|has|have|had|will|would|can|"
-    r"could|in|at|from|of|for|by|on|with|to|that|which|and|the|a|an)"
-)
-_EN_WORDS = rf"(?:(?!{_EN_STOP}\b)[a-z-]+ ?)"
-_EN_ATTRIBUTE = (
-    # how many tourists / how much investment (past a unit: how many tonnes of fuel)
-    re.compile(
-        rf"\bhow (?:many|much) (?:(?:tonn?es|tons|mu|hectares|yuan|square \w+|kilomet\w+) of )?"
-        rf"({_EN_WORDS}{{1,3}})"
-    ),
-    # what was the output value of / what is Ningbo's total investment in
-    re.compile(
-        rf"\bwhat (?:was|is|were|are|will be) (?:the |its |[a-z-]+'s )*"
-        rf"({_EN_WORDS}{{1,4}}) (?:of|in|for|at|by|above)\b"
-    ),
-    # the national rank for technology transaction volume
-    re.compile(rf"\brank(?:ing)? (?:for|in|of|on) (?:the |its )?({_EN_WORDS}{{1,4}})"),
-    # by how much did Huzhou's public satisfaction rise / how fast did industry output grow
-    re.compile(
-        rf"\b(?:did|does|has|have) (?:the |[a-z-]+'s )*({_EN_WORDS}{{1,5}}?)"
-        rf"(?:(?:with|of|in) [a-z ]+ )?\b(?:rise|grow|increase|fall|drop|decline|go up)\b"
-    ),
-)
-
-
-def asked_english(text: str) -> tuple[str, ...]:
-    """The Chinese words CC-CEDICT gives for the attribute an English question asks about
-    ('output value' of 'What was the output value of…'; 'tourists' of 'how many
-    tourists'), to be matched against Chinese clauses like a Chinese question's."""
-    from rag.translate import glossed_by
-
-    lower = text.lower()
-    for pattern in _EN_ATTRIBUTE:
-        m = pattern.search(lower)
-        if m:
-            # English noun phrases end in their head too: 'volume' of 'technology
-            # transaction volume' (with the pair before it, 'transaction volume').
-            return glossed_by(" ".join(m.group(1).split()[-2:]))
-    return ()
-
-
 # What an amount of money is called: the attribute's last character(s).
 _MONEY = re.compile(
     r"(?:资|(?<!份)额|产值|增加值|收入|营收|利润|税收|资金|费用?|价格?|酬|薪|工资|gdp|生产总值)$"
@@ -174,8 +132,6 @@ def measures(
     start: int,
     end: int,
     around: str,
-    *,
-    soft: bool = True,
 ) -> bool:
     """The figure at [start, end) of `text` (a sentence; `around`: it and its neighbours)
     can be a value of the attribute `words`: its clause names the attribute, or names no
@@ -188,12 +144,12 @@ def measures(
         # '66个孵化空间' counts 孵化空间 (and '一件事' a 事), whatever else its clause names.
         a, b = counted
         inside = [(x - a, y - a, t) for x, y, t in tokens if a <= x and y <= b]
-        return mentions_or_synonym(words, text[a:b], inside, soft=soft)
+        return mentions_or_synonym(words, text[a:b], inside)
     left, right = clause_of(text, start, end)
     while True:
         clause = text[left:right]
         inside = [(a - left, b - left, t) for a, b, t in tokens if left <= a and b <= right]
-        if mentions_or_synonym(words, clause, inside, soft=soft):
+        if mentions_or_synonym(words, clause, inside):
             return True
         if names_attribute(text, tokens, left, right):
             break
@@ -227,8 +183,7 @@ def mentions(words: Sequence[str], text: str, *, soft: bool = True) -> bool:
     """One of `words` occurs in `text`, softly: whole, by a two-character part, or by a
     character of its head that is not one every measure shares (耗时 / 时间, but not
     产值 / 生产).
-    Not soft: whole words only (an English question's dictionary translations, which are
-    many and already the paraphrases)."""
+    Not soft: whole words only."""
     folded = fold(text)
     for word in words:
         w = fold(word)
@@ -244,13 +199,9 @@ def mentions(words: Sequence[str], text: str, *, soft: bool = True) -> bool:
     return False
 
 
-def mentions_or_synonym(
-    words: Sequence[str], text: str, tokens: Sequence[Token], *, soft: bool = True
-) -> bool:
-    if mentions(words, text, soft=soft):
+def mentions_or_synonym(words: Sequence[str], text: str, tokens: Sequence[Token]) -> bool:
+    if mentions(words, text):
         return True
-    if not soft:
-        return False
     from rag.translate import same_gloss
 
     stated = {text[a:b] for a, b, t in tokens if t in _NOUN or t == "v"}

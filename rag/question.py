@@ -441,7 +441,7 @@ def _analyse_one(text: str, tokens: tuple[tuple[int, int, str], ...] | None) -> 
         meta=meta,
         focus=focus_words(folded) if lang == "zh" else (),
         scope=scope,
-        attribute=_attribute(text, toks, lang) if qtype in _MEASURED else (),
+        attribute=_attribute(text, toks) if lang == "zh" and qtype in _MEASURED else (),
     )
     if q.type == "number" and lang == "zh" and q.attribute and _RATE.search(q.attribute[0]):
         # '自用率达到多少': a rate is a percentage, whatever the question word.
@@ -468,10 +468,12 @@ def _money(words: tuple[str, ...]) -> bool:
 _RATE = re.compile(r"(?:率|比重|占比|比例)$")
 
 
-def _attribute(text: str, tokens: tuple[tuple[int, int, str], ...], lang: Lang) -> tuple[str, ...]:
+def _attribute(text: str, tokens: tuple[tuple[int, int, str], ...]) -> tuple[str, ...]:
+    # English questions name none: dictionary translations of the English attribute
+    # missed too many paraphrases (docs/quality.md).
     from rag import attribute
 
-    return attribute.asked(text, tokens) if lang == "zh" else attribute.asked_english(text)
+    return attribute.asked(text, tokens)
 
 
 _QWORD = re.compile(

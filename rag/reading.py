@@ -128,8 +128,7 @@ def _read_one(
                 sp
                 for sp in spans
                 if attribute.measures(
-                    part.attribute, s.sentence.text, s.sentence.tags, sp.start, sp.end, around,
-                    soft=whole.lang == "zh",
+                    part.attribute, s.sentence.text, s.sentence.tags, sp.start, sp.end, around
                 )
             ]  # fmt: skip
         if part.years:

@@ -92,18 +92,6 @@ def _glosses() -> dict[str, frozenset[str]]:
     return {k: frozenset(v) for k, v in out.items()}
 
 
-def glossed_by(phrase: str) -> tuple[str, ...]:
-    """Every Chinese word CC-CEDICT glosses with the phrase or with its last word (its
-    head: 'output value' -> 产值, 'value' -> 价值…), best-covered first."""
-    with _lock:
-        table = _reverse()
-    terms = english_terms(phrase)
-    found: dict[str, None] = {}
-    for term in terms:
-        found.update(dict.fromkeys(sorted(table.get(term, frozenset()))))
-    return tuple(found)
-
-
 def same_gloss(a: str, b: str) -> bool:
     """CC-CEDICT glosses the two Chinese words the same way (营收 / 营业收入: revenue)."""
     if a == b:

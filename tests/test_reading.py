@@ -170,7 +170,8 @@ def test_attribute_asked_is_the_noun_before_the_question_word() -> None:
     # what is counted is the attribute.
     assert analyse("嘉兴南湖区试点投放了几辆车？").attribute == ("车",)
     assert analyse("嘉兴南湖区试点投放了多少？").attribute == ()
-    assert "产值" in analyse("What was the output value of the photovoltaic industry?").attribute
+    # English questions name none: dictionary translations miss too many paraphrases.
+    assert analyse("What was the output value of the photovoltaic industry?").attribute == ()
 
 
 def test_a_figure_of_another_attribute_does_not_answer() -> None:
@@ -204,13 +205,6 @@ def test_the_attribute_may_be_named_by_the_neighbouring_sentence() -> None:
     assert result.answered and result.picks[0].short == "80亿元"
     alone = read(analyse("今年全市年产值是多少？"), pool[1:], ReadingParams(), lambda _: True)
     assert not alone.answered  # without it, 规上企业 names another attribute
-
-
-def test_an_english_attribute_is_matched_through_its_translations() -> None:
-    assert answer("What was the output value of the photovoltaic industry?",
-                  "光伏产业总投资达50亿元。") is None  # fmt: skip
-    assert answer("What was the output value of the photovoltaic industry?",
-                  "光伏产业产值达50亿元。") == "5 billion yuan"  # fmt: skip
 
 
 def test_a_deputy_is_not_the_role_asked_for() -> None:
@@ -289,19 +283,18 @@ def test_an_amount_of_money_is_asked_in_yuan() -> None:
     )
 
 
-def test_english_types_and_attributes() -> None:
+def test_english_answer_types() -> None:
     rank = analyse("What was Xihu District's national rank for technology transaction volume?")
     assert rank.type == "rank" and rank.scope == "全国"
-    rate = analyse("What is the interest rate of the startup loans in Lishui?")
-    assert rate.type == "percent" and "利息率" in rate.attribute
+    assert analyse("What is the interest rate of the startup loans in Lishui?").type == "percent"
     assert analyse("What is the average nightly room price of homestays?").type == "number"
     assert analyse("How fast did industrial output grow in Jiashan?").type == "percent"
+    # A loan of low interest states no rate: no percentage, no answer.
     loans = "政府部门为创业者设置低利率创业贷扶持产品,已发放贷款3亿元。"
     assert answer("What is the interest rate of the startup loans in Lishui?", loans) is None
-    assert answer("What was the total investment of the project?", "该项目总投资近7亿元。") == (
-        "nearly 700 million yuan"
+    assert (
+        answer("What is the interest rate of the startup loans?", "创业贷年利率为3.5%。") == "3.5%"
     )
-    assert answer("What was the total investment of the project?", "该项目年产值近7亿元。") is None
 
 
 def test_the_place_a_place_question_asks_within_is_no_constraint() -> None:
