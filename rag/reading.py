@@ -5,7 +5,9 @@ reading asks whether a sentence *answers* it. For a question with an expected an
 type (rag.question) a sentence answers when it states a span of that type that the
 question does not already contain ('长兴县' for 哪个县…?), and when it satisfies the
 question's constraints: the year asked for (not another year), the place asked about,
-the role whose holder is asked for, the unit of the amount. The answer is the best such
+the role whose holder is asked for (not its deputy), the unit of the amount, and what a
+figure measures (rag.attribute: 总投资 asked, 产值 stated is no answer; a running total
+累计… is not one year's figure). The answer is the best such
 span, stated first; when no sentence among the best-scored ones qualifies, the question
 is refused — the articles mention the subject but not the detail asked for.
 

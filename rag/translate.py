@@ -81,26 +81,6 @@ def english_name(chinese: str) -> str | None:
 _lock = threading.Lock()
 
 
-@cache
-def _glosses() -> dict[str, frozenset[str]]:
-    """Chinese word -> its CC-CEDICT glosses of at most three words (the inverse of
-    `_reverse`), for telling paraphrases apart from different words."""
-    out: dict[str, set[str]] = defaultdict(set)
-    for gloss, words in _reverse().items():
-        for word in words:
-            out[word].add(gloss)
-    return {k: frozenset(v) for k, v in out.items()}
-
-
-def same_gloss(a: str, b: str) -> bool:
-    """CC-CEDICT glosses the two Chinese words the same way (营收 / 营业收入: revenue)."""
-    if a == b:
-        return True
-    with _lock:
-        glosses = _glosses()
-    return bool(glosses.get(a, frozenset()) & glosses.get(b, frozenset()))
-
-
 def english_terms(question: str) -> list[str]:
     """Content words and adjacent pairs of an English question, stemmed."""
     words = [_stem(w) for w in _WORD.findall(question.lower()) if w not in _STOP]
