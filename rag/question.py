@@ -113,7 +113,7 @@ _EN_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "rank",
         re.compile(
-            r"\bwhat (?:rank|position|place)\b|\branked?\b|\branking\b|\bwhich place\b.*\brank"
+            r"\bwhat (?:rank|position|place)\b|\brank(?:ed|ing|s)?\b|\bwhich place\b.*\brank"
             r"|\bwhere (?:did|does|do|will)\b.{0,80}\b(?:finish|rank|place|come|stand)\b",
             re.I,
         ),
@@ -121,7 +121,8 @@ _EN_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "percent",
         re.compile(
-            r"\bpercent(?:age)?\b|\bwhat share\b|\bproportion\b|\bgrowth rate\b|\bby how much\b|%",
+            r"\bpercent(?:age)?\b|\bwhat share\b|\bproportion\b|\b(?:growth|interest|tax|\w+ment) rate\b"
+            r"|\bby how much\b|\bhow fast\b|%",
             re.I,
         ),
     ),
@@ -156,7 +157,7 @@ _EN_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "title",
         re.compile(
-            r"\bwhat (?:award|title|honou?r|prize|programme|program|project|name|brand|plan|policy|event|platform|slogan|theme)\b|\bwhich (?:award|title|honou?r|prize|programme|program|project|brand|event|platform)\b|\bcalled\b|\bnamed\b",
+            r"\bwhat (?:is|was|are|were) the name of the\b|\bwhat (?:award|title|honou?r|prize|programme|program|project|name|brand|plan|policy|event|platform|slogan|theme)\b|\bwhich (?:award|title|honou?r|prize|programme|program|project|brand|event|platform)\b|\bcalled\b|\bnamed\b",
             re.I,
         ),
     ),
@@ -177,7 +178,7 @@ _EN_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "number",
         re.compile(
-            r"\bhow (?:many|much|long|big|large|far|high)\b|\bwhat (?:(?:was|is|were|are|will be) )?(?:the )?(?:[\w'-]+ ){0,3}(?:number|amount|total|value|volume|size|area|output|revenue|figure|investment|balance|capacity|scale|turnover|income|budget|population|length|height|distance)\b",
+            r"\bhow (?:many|much|long|big|large|far|high)\b|\bwhat (?:(?:was|is|were|are|will be) )?(?:the )?(?:[\w'-]+ ){0,3}(?:number|amount|total|value|volume|size|area|output|revenue|figure|investment|balance|capacity|scale|turnover|income|budget|population|length|height|distance|price|cost|fee|salary|wage|rent|subsidy)\b",
             re.I,
         ),
     ),
@@ -291,6 +292,8 @@ class Question:
     # '捧获' in 哪个县捧获了…): what is asked about; the answer's sentence must state it.
     focus: tuple[str, ...] = ()
     scope: str | None = None  # 全国/全省/全市… of a rank question
+    # What a figure must measure (rag.attribute): '总投资' of 总投资是多少, '投' of 投了多少钱.
+    attribute: tuple[str, ...] = ()
     parts: tuple[Question, ...] = field(default=())  # two-part questions: each part
 
     @property
@@ -313,7 +316,9 @@ def asked_meta(text: str, lang: Lang) -> MetaField | None:
     return None
 
 
-_ZH_PLACE_LEVEL = re.compile(r"哪(?:一)?(?:个|座)?(县市区|区县|县区|县|市|区|镇|乡|村|省|街道)")
+_ZH_PLACE_LEVEL = re.compile(
+    r"哪(?:一)?(?:个|座)?(县市区|区县|县区|县级市|县|市|区|镇|乡|村|省|街道)"
+)
 _ZH_ORG_KIND = re.compile(
     r"(?:哪|什么)(?:一)?(?:家|个|所)?[\u4e00-\u9fff]{0,4}?(公司|企业|银行|大学|学院|医院|集团|协会|学校|研究院)"
 )
@@ -334,7 +339,7 @@ def asked_unit(text: str, lang: Lang, qtype: AnswerType | None) -> str | None:
         return "%|％|个百分点|成"
     if qtype == "place":
         if lang == "zh":
-            m = _ZH_PLACE_LEVEL.search(text)
+            m = _ZH_PLACE_LEVEL.search(text.replace("县级市", "市"))
             return (
                 "|".join(m.group(1)) if m and len(m.group(1)) > 1 else (m.group(1) if m else None)
             )
@@ -403,11 +408,15 @@ def _analyse_one(text: str, tokens: tuple[tuple[int, int, str], ...] | None) -> 
         years = tuple(dict.fromkeys(_YEAR_EN.findall(folded)))
     places: tuple[str, ...] = ()
     entities: tuple[str, ...] = ()
+    toks: tuple[tuple[int, int, str], ...] = ()
     if lang == "zh":
         from rag import tagger
 
         toks = tokens if tokens is not None else tagger.tag(text)
         places = tuple(dict.fromkeys(text[a:b] for a, b, t in toks if t == "LOC"))
+        if qtype == "place":
+            # '绍兴哪个区': 绍兴 holds the answer (柯桥区); the sentence need not name it.
+            places = tuple(p for p in places if not re.search(re.escape(p) + r"的?哪", text))
         entities = tuple(
             dict.fromkeys(text[a:b] for a, b, t in toks if t in ("PER", "ORG", "nw", "nz"))
         )
@@ -416,7 +425,10 @@ def _analyse_one(text: str, tokens: tuple[tuple[int, int, str], ...] | None) -> 
     if qtype == "rank":
         m = re.search(r"全国|全省|全市|全球|世界|全区|全县|省内|国内", folded)
         scope = m.group() if m else None
-    return Question(
+        if lang == "en":
+            m = _EN_SCOPE.search(folded)
+            scope = _EN_SCOPES[m.group(1)] if m else None
+    q = Question(
         text=text,
         lang=lang,
         type=qtype,
@@ -429,7 +441,39 @@ def _analyse_one(text: str, tokens: tuple[tuple[int, int, str], ...] | None) -> 
         meta=meta,
         focus=focus_words(folded) if lang == "zh" else (),
         scope=scope,
+        attribute=_attribute(text, toks) if lang == "zh" and qtype in _MEASURED else (),
     )
+    if q.type == "number" and lang == "zh" and q.attribute and _RATE.search(q.attribute[0]):
+        # '自用率达到多少': a rate is a percentage, whatever the question word.
+        q = replace(q, type="percent", unit=asked_unit(folded, lang, "percent"))
+    if q.type == "number" and lang == "zh" and q.unit is None and _money(q.attribute):
+        q = replace(q, unit="元")  # '总投资是多少': an amount of money
+    return q
+
+
+_EN_SCOPE = re.compile(r"\b(national|nationwide|provincial|global|worldwide|citywide)\b")
+_EN_SCOPES = {
+    "national": "全国", "nationwide": "全国", "provincial": "全省", "global": "全球",
+    "worldwide": "全球", "citywide": "全市",
+}  # fmt: skip
+_MEASURED = frozenset({"number", "percent", "rank"})
+
+
+def _money(words: tuple[str, ...]) -> bool:
+    from rag import attribute
+
+    return attribute.money(words)
+
+
+_RATE = re.compile(r"(?:率|比重|占比|比例)$")
+
+
+def _attribute(text: str, tokens: tuple[tuple[int, int, str], ...]) -> tuple[str, ...]:
+    # English questions name none: dictionary translations of the English attribute
+    # missed too many paraphrases (docs/quality.md).
+    from rag import attribute
+
+    return attribute.asked(text, tokens)
 
 
 _QWORD = re.compile(

@@ -5,7 +5,9 @@ reading asks whether a sentence *answers* it. For a question with an expected an
 type (rag.question) a sentence answers when it states a span of that type that the
 question does not already contain ('长兴县' for 哪个县…?), and when it satisfies the
 question's constraints: the year asked for (not another year), the place asked about,
-the role whose holder is asked for, the unit of the amount. The answer is the best such
+the role whose holder is asked for (not its deputy), the unit of the amount, and what a
+figure measures (rag.attribute: 总投资 asked, 产值 stated is no answer; a running total
+累计… is not one year's figure). The answer is the best such
 span, stated first; when no sentence among the best-scored ones qualifies, the question
 is refused — the articles mention the subject but not the detail asked for.
 
@@ -22,7 +24,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from rag import english
+from rag import attribute, english
 from rag.evidence import Scored, Sentence
 from rag.question import Question
 from rag.spans import Span, typed_spans
@@ -94,11 +96,11 @@ def read(
     for part in parts:
         pick = _read_one(part, question, scored, params, untyped_ok)
         if pick is None:
-            if len(parts) == 1 or not picks:
-                return Reading(False)
-            continue  # a second part the articles do not answer: answer the first
+            continue  # a part the articles do not answer: answer the others
         if all(p.sentence != pick.sentence or p.span != pick.span for p in picks):
             picks.append(pick)
+    if len(picks) < len(parts) and not picks:
+        return Reading(False)
     return Reading(bool(picks), tuple(picks))
 
 
@@ -122,6 +124,17 @@ def _read_one(
         if not satisfies(part, s.sentence):
             continue
         spans = [sp for sp in candidate_spans(part, s.sentence) if not _given(sp, part)]
+        if part.attribute:
+            around = neighbours(s.sentence, scored)
+            spans = [
+                sp
+                for sp in spans
+                if attribute.measures(
+                    part.attribute, s.sentence.text, s.sentence.tags, sp.start, sp.end, around
+                )
+            ]  # fmt: skip
+        if part.years:
+            spans = [sp for sp in spans if not _running_total(part, s.sentence.text, sp)]
         if not spans:
             continue
         span, distance = _nearest(spans, part, s.sentence.text)
@@ -134,6 +147,30 @@ def _read_one(
                 Pick(s, span, english.render(span.text, span.type) if whole.lang == "en" else None),
             )
     return best[1] if best else None
+
+
+_TOTAL_ASKED = re.compile(r"累计|总共|一共|至今|迄今|共计|in total|so far|cumulative", re.I)
+
+
+def _running_total(q: Question, text: str, span: Span) -> bool:
+    """A running total ('累计油气贸易额超3万亿元') is not the figure of the year asked for,
+    unless the sentence ties it to that year or the question asks for a total."""
+    if _TOTAL_ASKED.search(q.text) or any(y in text for y in q.years):
+        return False
+    left, _ = attribute.clause_of(text, span.start, span.end)
+    return bool(re.search(r"累计|总计|至今|迄今", text[left : span.start]))
+
+
+def neighbours(sentence: Sentence, scored: Sequence[Scored]) -> str:
+    """The sentence with the ones right before and after it in its article, as far as
+    the retrieved passages hold them."""
+    same = {x.sentence.start: x.sentence for x in scored if x.sentence.source == sentence.source}
+    before = [x for x in same.values() if 0 <= sentence.start - x.end <= _GAP]
+    after = [x for x in same.values() if 0 <= x.start - sentence.end <= _GAP]
+    return "".join(x.text for x in (*before[:1], sentence, *after[:1]))
+
+
+_GAP = 3  # characters between adjacent sentences (line breaks, spaces)
 
 
 def _for_part(part: Question, whole: Question, scored: Sequence[Scored]) -> list[Scored]:
@@ -193,17 +230,20 @@ def satisfies(q: Question, sentence: Sentence) -> bool:
     context = fold(sentence.context or sentence.text)
     if q.years and not _year_ok(q.years, text, context):
         return False
-    for place in q.places:
-        if place in _SCOPE_PLACES:
-            continue
-        stem = _PLACE_SUFFIX.sub("", place) or place
-        if stem not in context and stem not in fold(sentence.title):
-            return False
-    if q.roles and not any(r in text for r in q.roles):
+    places = [p for p in q.places if p not in _SCOPE_PLACES]
+    stated = [_place_stated(p, context + fold(sentence.title)) for p in places]
+    # '杭州西湖区': the district named is enough, the city it lies in goes without saying.
+    if not all(stated) and not (len(places) > 1 and stated[-1]):
+        return False
+    if q.roles and not any(states_role(text, r) for r in q.roles):
         return False
     # Who did what: the sentence must say the 'what' ('主持' of 由谁主持), or the name it
     # gives belongs to somebody else.
     return not (q.type == "person" and q.focus and not any(_states_word(text, w) for w in q.focus))
+
+
+def _place_stated(place: str, text: str) -> bool:
+    return (_PLACE_SUFFIX.sub("", place) or place) in text
 
 
 def is_question(text: str) -> bool:
@@ -246,7 +286,15 @@ def _given(span: Span, q: Question) -> bool:
 
 def _near_role(text: str, span: Span, roles: Sequence[str]) -> bool:
     window = text[max(0, span.start - 12) : span.end + 4]
-    return any(r in window for r in roles)
+    return any(states_role(window, r) for r in roles)
+
+
+def states_role(text: str, role: str) -> bool:
+    """The text names the role itself, not its deputy: a 副总经理 is no 总经理, and a
+    常务副主任 no 主任 (the question asking for 副… names it so)."""
+    return any(
+        text[max(0, m.start() - 1) : m.start()] != "副" for m in re.finditer(re.escape(role), text)
+    )
 
 
 def _nearest(spans: Sequence[Span], q: Question, text: str) -> tuple[Span, int]:

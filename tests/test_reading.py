@@ -150,3 +150,159 @@ def test_claims_must_state_what_their_quote_states() -> None:
     assert not claim_supported("2022年全省工业增加值达到2.94万亿元。", quote)
     assert not claim_supported("嘉兴工业增加值达到2.94万亿元。", quote)
     assert 2.94e12 in quantities(quote) and 361000 in quantities(quote)
+
+
+# -- what a figure measures (rag.attribute) ------------------------------------------------
+
+
+def answer(question: str, *texts: str) -> str | None:
+    """The short answer read from `texts` (one passage, best first), None if refused."""
+    result = read(analyse(question), scored(*texts), ReadingParams(), lambda _: True)
+    return result.picks[0].short if result.answered else None
+
+
+def test_attribute_asked_is_the_noun_before_the_question_word() -> None:
+    assert analyse("桐昆集团项目建成后预计年产值是多少？").attribute == ("年产值",)
+    assert analyse("长兴县2023年的产值比上年增长了多少？").attribute == ("产值",)  # what changes
+    assert analyse("钱塘区的创新指数在全省排在第几位？").attribute == ("创新指数",)
+    assert analyse("新昌县目前共有多少家上市企业？").attribute == ("上市企业",)  # what is counted
+    # Asked through a verb: verbs are what questions reword most (投放 / 投用), so only
+    # what is counted is the attribute.
+    assert analyse("嘉兴南湖区试点投放了几辆车？").attribute == ("车",)
+    assert analyse("嘉兴南湖区试点投放了多少？").attribute == ()
+    # English questions name none: dictionary translations miss too many paraphrases.
+    assert analyse("What was the output value of the photovoltaic industry?").attribute == ()
+
+
+def test_a_figure_of_another_attribute_does_not_answer() -> None:
+    project = "嘉兴港区总投资50亿元的桐昆集团石化项目顺利开工。"
+    assert answer("桐昆集团石化项目建成后预计年产值是多少？", project) is None
+    assert answer("桐昆集团石化项目的总投资是多少？", project) == "50亿元"
+    # Reworded attribute: 总投入 for 总投资 (a shared character that not every measure has).
+    assert answer("桐昆集团石化项目的总投入是多少？", project) == "50亿元"
+    orders = "2023年长兴县订单量同比增长14%。"
+    assert answer("长兴县2023年的产值比上年增长了多少？", orders) is None
+    assert answer("长兴县2023年的订单数比上年增长了多少？", orders) == "14%"
+
+
+def test_a_rank_of_another_attribute_does_not_answer() -> None:
+    rank = "钱塘区数字化发展水平连续两年位列全省第五。"
+    assert answer("钱塘区的创新指数在全省排第几？", rank) is None
+    assert answer("钱塘区的数字化水平在全省排第几？", rank) == "全省第五"
+
+
+def test_the_attribute_may_be_named_by_the_neighbouring_sentence() -> None:
+    # The article names the attribute once and lists the figures after it.
+    texts = ("今年,全市年产值再创新高。", "其中,规上企业达80亿元。")
+    passage = "".join(texts)
+    pool, at = [], 0
+    for i, t in enumerate(texts):
+        s = Sentence("a.txt", "标题", at, at + len(t), t, "a.txt:0-9", 0, tags=tagger.tag(t),
+                     context=passage)  # fmt: skip
+        pool.append(Scored(s, 1.0 - i / 100, 0.9, 0.5))
+        at += len(t)
+    result = read(analyse("今年全市年产值是多少？"), pool, ReadingParams(), lambda _: True)
+    assert result.answered and result.picks[0].short == "80亿元"
+    alone = read(analyse("今年全市年产值是多少？"), pool[1:], ReadingParams(), lambda _: True)
+    assert not alone.answered  # without it, 规上企业 names another attribute
+
+
+def test_a_deputy_is_not_the_role_asked_for() -> None:
+    deputy = "该公司副总经理左涛介绍,企业已累计取得知识产权80项。"
+    assert answer("爱德曼氢能装备公司的总经理是谁？", deputy) is None
+    assert answer("爱德曼氢能装备公司的副总经理是谁？", deputy) == "左涛"
+    assert answer("Who is the general manager of the company?", deputy) is None
+
+
+def test_a_running_total_is_not_the_figure_of_one_year() -> None:
+    total = "目前,舟山累计油气贸易额超3万亿元。"
+    assert answer("舟山2023年一年的油气贸易额是多少？", total) is None
+    assert answer("舟山累计的油气贸易额是多少？", total) == "超3万亿元"
+    assert (
+        answer("舟山2023年的油气贸易额是多少？", "2023年,舟山累计油气贸易额超3万亿元。")
+        == "超3万亿元"
+    )
+
+
+def test_a_count_measures_the_noun_it_counts() -> None:
+    s = "西湖区在高校旁布局66个孵化空间,助力819个高科技项目就地孵化。"
+    assert answer("西湖区的技术交易额是多少？", s) is None
+    assert answer("西湖区布局了多少个孵化空间？", s) == "66个"
+    # '一件事' is a set phrase, not one notarisation, though its clause names 涉外公证.
+    one = "游艇公司对公证处的涉外公证与领事认证“一件事”联办机制点赞。"
+    assert answer("公证处去年一共办理了多少件涉外公证？", one) is None
+    assert (
+        answer("公证处去年一共办理了多少件涉外公证？", "去年公证处办理涉外公证230件。") == "230件"
+    )
+
+
+def test_a_clause_naming_no_attribute_takes_the_one_before() -> None:
+    s = "2023年,全省工业增加值达到2.94万亿元,居全国第三。"
+    assert answer("2023年浙江的地区生产总值在全国排第几？", s) is None
+    assert answer("2023年浙江的工业增加值在全国排第几？", s) == "全国第三"
+    both = "新增国家绿色工厂165家、绿色供应链企业53家,均居全国第一。"
+    assert answer("浙江新增国家绿色工厂数量在全国排第几？", both) == "全国第一"
+
+
+def test_a_rate_is_a_percentage_and_an_ordinal_no_amount() -> None:
+    q = analyse("正泰电气企业光伏电的自用率达到多少？")
+    assert q.type == "percent"
+    s = "正泰电气通过低碳平台,企业光伏电自用率达79%,万元产值能耗0.004吨。"
+    assert answer("正泰电气企业光伏电的自用率达到多少？", s) == "79%"
+    assert spans_of("(紧接第一版)比如去年9月,已筛选项目40余项。", "number") == ["40余项"]
+
+
+def test_a_district_named_with_its_city_needs_only_the_district() -> None:
+    s = "2023年,西湖区实现技术交易额376亿元,居全省第二。"
+    assert answer("2023年杭州西湖区的技术交易额有多少？", s) == "376亿元"
+    assert answer("2023年宁波的技术交易额有多少？", s) is None
+
+
+def test_a_two_part_question_answers_the_part_the_articles_state() -> None:
+    pool = scored("截至目前,全区已建成39个现代产业学院。", "全区人口持续增长。")
+    result = read(analyse("钱塘区的人才总量是多少？全区建成了多少个现代产业学院？"), pool,
+                  ReadingParams(), lambda _: True)  # fmt: skip
+    assert result.answered and [p.short for p in result.picks] == ["39个"]
+
+
+def test_an_amount_of_money_is_asked_in_yuan() -> None:
+    q = analyse("舟山绿色石化基地三期项目的总投资是多少？")
+    assert q.unit == "元"
+    phases = "舟山绿色石化基地目前一、二期已投产,并全力拼三期。"
+    assert answer("舟山绿色石化基地三期项目的总投资是多少？", phases) is None
+    assert (
+        answer(
+            "舟山绿色石化基地三期项目的总投资是多少？", "舟山绿色石化基地三期项目总投资达1200亿元。"
+        )
+        == "1200亿元"
+    )
+    # 多少钱 names the unit, not what is counted: '同意投资40万元' answers it.
+    assert analyse("强村公司同意给周恩君投资多少钱？").attribute == ()
+    assert (
+        answer("强村公司同意给周恩君投资多少钱？", "经过协商,强村公司同意投资40万元。") == "40万元"
+    )
+
+
+def test_english_answer_types() -> None:
+    rank = analyse("What was Xihu District's national rank for technology transaction volume?")
+    assert rank.type == "rank" and rank.scope == "全国"
+    assert analyse("What is the interest rate of the startup loans in Lishui?").type == "percent"
+    assert analyse("What is the average nightly room price of homestays?").type == "number"
+    assert analyse("How fast did industrial output grow in Jiashan?").type == "percent"
+    # A loan of low interest states no rate: no percentage, no answer.
+    loans = "政府部门为创业者设置低利率创业贷扶持产品,已发放贷款3亿元。"
+    assert answer("What is the interest rate of the startup loans in Lishui?", loans) is None
+    assert (
+        answer("What is the interest rate of the startup loans?", "创业贷年利率为3.5%。") == "3.5%"
+    )
+
+
+def test_the_place_a_place_question_asks_within_is_no_constraint() -> None:
+    q = analyse("绍兴哪个区打造的印染产业大脑已接入1800多家企业？")
+    assert "绍兴" not in q.places
+    s = "在柯桥区,织造印染产业大脑累计接入企业1800多家。"
+    assert answer("绍兴哪个区打造的印染产业大脑已接入1800多家企业？", s) == "柯桥区"
+    # Still a constraint when it is not what holds the answer.
+    s2 = "在柯桥区,织造印染产业大脑接入企业1800多家。"
+    assert answer("绍兴的印染产业大脑设在哪个区？", s2) is None
+    assert analyse("宁波健信超导的厂区位于哪个县级市？").unit == "市"
