@@ -26,6 +26,7 @@ on open with the default store's errors.
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections import Counter
@@ -44,7 +45,7 @@ from rag.keyword import bm25 as bm25_weights
 from rag.segment import chunk_from_json, chunk_to_json, text_hash
 from rag.types import Chunk
 
-__all__ = ["SCHEME", "MilvusStore", "MigrateReport", "migrate", "parse_uri"]
+__all__ = ["SCHEME", "MigrateReport", "MilvusStore", "migrate", "parse_uri"]
 
 SCHEME = "milvus://"
 STORE_FORMAT = 1  # the layout of the collections above
@@ -86,8 +87,15 @@ def connect(uri: str, token: str = "") -> Any:
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigError(f"cannot create {Path(uri).parent} ({exc.strerror or exc})") from exc
+    # Milvus Lite serves in-process: its gRPC stubs log calls it does not implement
+    # (harmless) and its analyzer imports jieba, whose logger chatters at DEBUG.
+    logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
+    logging.getLogger("jieba").setLevel(logging.WARNING)
     try:
-        return MilvusClient(uri=uri, token=token) if token else MilvusClient(uri=uri)
+        client = MilvusClient(uri=uri, token=token) if token else MilvusClient(uri=uri)
+        for name in set(client.list_collections()) & {CHUNKS, SENTENCES, META}:
+            client.load_collection(name)  # a reopened collection starts released
+        return client
     except Exception as exc:  # pymilvus raises MilvusException and bare gRPC/OS errors
         raise ConfigError(f"cannot open Milvus at {uri} ({_reason(exc)})") from exc
 
@@ -190,7 +198,9 @@ class MilvusStore:
         return self.manifest.data_dir
 
     def _corrupt(self, what: str) -> IndexCorruptError:
-        return IndexCorruptError(f"Milvus index {self.uri} is corrupt: {what}. {_remigrate(self.uri)}")
+        return IndexCorruptError(
+            f"Milvus index {self.uri} is corrupt: {what}. {_remigrate(self.uri)}"
+        )
 
     def check_model(self, model_id: str, checksum: str, backend: str = "torch") -> None:
         m = self.manifest
@@ -199,14 +209,13 @@ class MilvusStore:
                 raise IndexMismatchError(
                     f"Milvus index {self.uri} was built with the {m.embed_backend} backend, "
                     f"whose vectors {backend} does not reproduce. Set RAG_EMBED_BACKEND to "
-                    f"match, or {_remigrate(self.uri)[0].lower()}{_remigrate(self.uri)[1:]}"
+                    f"match, or {_remigrate(self.uri, 'm')}"
                 )
             return
         raise IndexMismatchError(
             f"Milvus index {self.uri} was built with embedding model {m.embed_model!r} "
             f"(checksum {m.embed_checksum}), but {model_id!r} (checksum {checksum}) is "
-            f"configured. Use the same model (RAG_EMBED_MODEL) or {_remigrate(self.uri)[0].lower()}"
-            f"{_remigrate(self.uri)[1:]}"
+            f"configured. Use the same model (RAG_EMBED_MODEL) or {_remigrate(self.uri, 'm')}"
         )
 
     # -- fetch -----------------------------------------------------------------------
@@ -338,7 +347,7 @@ class MilvusStore:
         chunk = np.einsum("ij,j->i", np.vstack([vectors[int(r)] for r in rows]), q)
         best = chunk.copy()
         for i, rec in enumerate(records):
-            members = [infos[s].vector for s in rec.sentence_ids if s >= 0]
+            members = [v for s in rec.sentence_ids if s >= 0 and (v := infos[s].vector) is not None]
             if members:
                 best[i] = float(np.einsum("ij,j->i", np.vstack(members), q).max())
         return chunk.astype(np.float32), best.astype(np.float32)
@@ -374,8 +383,9 @@ def _batches(items: Sequence[int]) -> Iterator[list[int]]:
         yield list(items[i : i + _BATCH])
 
 
-def _remigrate(uri: str) -> str:
-    return f"Migrate it again: rag migrate --to milvus://{uri} --index DIR"
+def _remigrate(uri: str, m: str = "M") -> str:
+    empty = "empty it" if uri.startswith(("http://", "https://", "tcp://")) else f"rm -r {uri}"
+    return f"{m}igrate it again: {empty} && rag migrate --to milvus://{uri} --index DIR"
 
 
 def read_milvus_manifest(client: Any, uri: str) -> Manifest:
@@ -395,7 +405,9 @@ def read_milvus_manifest(client: Any, uri: str) -> Manifest:
         store_format = int(json.loads(head).get("store_format", 0))
         version = int(json.loads(raw).get("format_version", 0))
     except (ValueError, TypeError, AttributeError) as exc:
-        raise IndexCorruptError(f"Milvus index {uri} is unreadable ({exc}). {_remigrate(uri)}")
+        raise IndexCorruptError(
+            f"Milvus index {uri} is unreadable ({exc}). {_remigrate(uri)}"
+        ) from exc
     if version != FORMAT_VERSION or store_format != STORE_FORMAT:
         raise IndexMismatchError(
             f"Milvus index {uri} has format {version}/{store_format}; this version of rag "
@@ -404,7 +416,9 @@ def read_milvus_manifest(client: Any, uri: str) -> Manifest:
     try:
         return Manifest.from_json(raw)
     except ValueError as exc:
-        raise IndexCorruptError(f"Milvus index {uri} is malformed ({exc}). {_remigrate(uri)}")
+        raise IndexCorruptError(
+            f"Milvus index {uri} is malformed ({exc}). {_remigrate(uri)}"
+        ) from exc
 
 
 # -- writing: migrate ----------------------------------------------------------------------
@@ -485,7 +499,7 @@ def migrate(
         if META in present and _read_blob(client, "manifest") is not None:
             raise ConfigError(
                 f"Milvus at {uri} already holds an index. Choose another target, or remove "
-                f"it first (for a Lite file: rm {uri})"
+                f"it first (for a Lite file: rm -r {uri})"
             )
         for name in present:  # the leftovers of an interrupted copy
             client.drop_collection(name)
@@ -532,7 +546,7 @@ def migrate(
                            1.0, avg_len, params)  # fmt: skip
             record = chunk_to_json(chunk)
             if len(record.encode()) > _VARCHAR or len(chunk.text.encode()) > _VARCHAR:
-                raise ConfigError(f"a chunk of {source} is too long for Milvus ({len(record)} chars)")
+                raise ConfigError(f"a chunk of {source} is too long for Milvus ({len(record)})")
             chunk_rows.append({
                 "row": row, "vector": np.asarray(data.vectors[i], np.float32).tolist(),
                 "terms": {int(columns[c]): float(w) for c, w in zip(tf.indices[lo:hi], weights,
