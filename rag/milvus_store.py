@@ -215,7 +215,8 @@ class MilvusStore:
         raise IndexMismatchError(
             f"Milvus index {self.uri} was built with embedding model {m.embed_model!r} "
             f"(checksum {m.embed_checksum}), but {model_id!r} (checksum {checksum}) is "
-            f"configured. Use the same model (RAG_EMBED_MODEL) or {_remigrate(self.uri, 'm')}"
+            f"configured. Use the same model (RAG_EMBED_MODEL), or re-ingest the FAISS index "
+            f"with it (rag ingest) and {_remigrate(self.uri, 'm')}"
         )
 
     # -- fetch -----------------------------------------------------------------------
