@@ -78,8 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         retrieval = percentiles([r.retrieval_ms for r in found])
         rows.append((name, {c: retrieval_summary(found, c) for c in CONFIGS}, answers, retrieval))
 
-    print(f"\n{len(items)} gold items ({args.split} split, every {args.stride}); `rag migrate` of {report.chunks} "
-          f"chunks: {report.seconds:.1f} s\n")  # fmt: skip
+    print(f"\n{len(items)} gold items ({args.split} split, every {args.stride}); "
+          f"`rag migrate` of {report.chunks} chunks: {report.seconds:.1f} s\n")  # fmt: skip
     head = ["store"] + [f"{c} hit@1 / hit@5 / MRR" for c in CONFIGS]
     head += ["key facts", "cit. precision", "refusal P / R", "ask p50 / p95 ms",
              "retrieval p50 / p95 ms"]  # fmt: skip
