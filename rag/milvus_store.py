@@ -14,13 +14,14 @@ Three collections (names prefixed ``rag_``), one row each per chunk, sentence an
                     holding it; a chunk without sentence vectors gets one entry (start -1)
                     carrying its chunk vector, so sentence search sees it as the FAISS
                     store's exhaustive scan does.
-    rag_meta        blobs cut into parts: the Manifest JSON (the commit point, written
-                    last), the keyword vocabulary with document frequencies, the documents.
+    rag_meta        blobs cut into parts: each version's Manifest JSON, the keyword
+                    vocabulary with document frequencies, the documents, and `head`: one
+                    row naming the committed version (the commit point, written last).
 
-A version is what `rag migrate` (or a writer) committed: `manifest.data_dir` names it, and the
-manifest is written after every row it describes, so a reader that finds a manifest finds its
-rows. The manifest's guarantees (format version, model checksum, chunk parameters) are checked
-on open with the default store's errors.
+A version is what `rag migrate` (or a writer) committed: `manifest.data_dir` names it, and
+`head` is written after every row it describes, in one single-row upsert, so a reader that
+finds a head finds its manifest and rows. The manifest's guarantees (format version, model
+checksum, chunk parameters) are checked on open with the default store's errors.
 """
 
 from __future__ import annotations
@@ -184,10 +185,11 @@ class MilvusStore:
         return cls(client, uri, read_milvus_manifest(client, uri), bm25, keyword)
 
     def current(self) -> MilvusStore:
-        """This store, or the newer version committed since it was opened."""
-        manifest = read_milvus_manifest(self.client, self.uri)
-        if manifest.data_dir == self.manifest.data_dir:
+        """This store, or the newer version committed since it was opened (one one-row
+        read per call: the `head` pointer)."""
+        if _read_blob(self.client, "head") == self.version:
             return self
+        manifest = read_milvus_manifest(self.client, self.uri)
         return MilvusStore(self.client, self.uri, manifest, self.bm25, self.keyword)
 
     def __len__(self) -> int:
@@ -395,15 +397,16 @@ def read_milvus_manifest(client: Any, uri: str) -> Manifest:
         present = set(client.list_collections())
     except Exception as exc:
         raise ConfigError(f"cannot read Milvus at {uri} ({_reason(exc)})") from exc
-    raw = _read_blob(client, "manifest") if META in present else None
+    head = _read_blob(client, "head") if META in present else None
+    raw = _read_blob(client, f"manifest:{head}") if head else None
     if raw is None:
         raise IndexNotFoundError(
             f"no index in Milvus at {uri}. Copy one there with: "
             f"rag migrate --to milvus://{uri} --index DIR"
         )
-    head = _read_blob(client, "store") or "{}"
+    layout = _read_blob(client, "store") or "{}"
     try:
-        store_format = int(json.loads(head).get("store_format", 0))
+        store_format = int(json.loads(layout).get("store_format", 0))
         version = int(json.loads(raw).get("format_version", 0))
     except (ValueError, TypeError, AttributeError) as exc:
         raise IndexCorruptError(
@@ -497,7 +500,7 @@ def migrate(
     client = connect(uri, token)
     present = set(client.list_collections()) & {CHUNKS, SENTENCES, META}
     if present:
-        if META in present and _read_blob(client, "manifest") is not None:
+        if META in present and _read_blob(client, "head") is not None:
             raise ConfigError(
                 f"Milvus at {uri} already holds an index. Choose another target, or remove "
                 f"it first (for a Lite file: rm -r {uri})"
@@ -578,5 +581,6 @@ def migrate(
         ensure_ascii=False))  # fmt: skip
     _write_blob(client, "store", json.dumps({"store_format": STORE_FORMAT}))
     manifest = replace(index.manifest, data_dir=version, checksums={}, segments=[], n_chunks=row)
-    _write_blob(client, "manifest", manifest.to_json())  # the commit
+    _write_blob(client, f"manifest:{version}", manifest.to_json())
+    _write_blob(client, "head", version)  # the commit: one row, replaced at once
     return MigrateReport(uri, len(sources), row, n_sentences, time.perf_counter() - began)

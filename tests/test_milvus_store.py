@@ -4,6 +4,7 @@ they do on the FAISS store the copy was made from."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -74,11 +75,11 @@ def test_every_store_operation_matches_the_faiss_store(
     assert milvus.idf("湖州") == pytest.approx(faiss.idf("湖州"))
     for row in (0, len(faiss) // 2, len(faiss) - 1):
         assert milvus.chunk(row) == faiss.chunk(row)
-        for a, b in zip(milvus.sentences_of(row), faiss.sentences_of(row), strict=True):
-            assert (a.start, a.end, a.tags) == (b.start, b.end, b.tags)
-            assert (a.vector is None) == (b.vector is None)
-            if a.vector is not None and b.vector is not None:
-                np.testing.assert_allclose(a.vector, b.vector, atol=1e-6)
+        for x, y in zip(milvus.sentences_of(row), faiss.sentences_of(row), strict=True):
+            assert (x.start, x.end, x.tags) == (y.start, y.end, y.tags)
+            assert (x.vector is None) == (y.vector is None)
+            if x.vector is not None and y.vector is not None:
+                np.testing.assert_allclose(x.vector, y.vector, atol=1e-6)
     for source in faiss.sources():
         assert milvus.document(source) == faiss.document(source)  # every char, long files too
     chunk = faiss.chunk(len(faiss) // 2)
@@ -151,3 +152,31 @@ def test_the_store_is_configured_once_from_the_environment(tmp_path: Path) -> No
     assert parse_uri("milvus://http://host:19530") == "http://host:19530"
     with pytest.raises(ConfigError, match="names no Milvus"):
         parse_uri("milvus://")
+
+
+def test_the_cli_reads_the_configured_store(
+    demo_index: Path,
+    milvus_uri: str,
+    cli_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import subprocess
+    import sys
+
+    env = {**cli_env, "RAG_STORE": "milvus", "RAG_MILVUS_URI": milvus_uri}
+    question = "2023年浙江全省工业增加值是多少？"
+    out = subprocess.run(
+        [sys.executable, "-m", "rag", "ask", question, "--json"],
+        env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "Traceback" not in out.stderr and "grpc" not in out.stderr
+    assert json.loads(out.stdout)["short"].startswith("2.94万亿元")
+
+    monkeypatch.setenv("RAG_MILVUS_URI", milvus_uri)
+    assert main(["info", "--store", "milvus"]) == 0
+    assert f"milvus://{milvus_uri}" in capsys.readouterr().out
+    assert main(["ingest", str(demo_index), "--store", "milvus"]) == 2
+    err = capsys.readouterr().err
+    assert "rag migrate" in err and err.count("\n") == 1
