@@ -66,7 +66,7 @@ class Settings:
     llm: LLMConfig | None = None
     limits: ReadLimits = field(default_factory=ReadLimits)
     store: StoreKind = "faiss"
-    milvus: MilvusSettings = field(default_factory=lambda: MilvusSettings())
+    milvus: MilvusSettings = field(default_factory=MilvusSettings)
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
