@@ -64,7 +64,7 @@ def parse_uri(target: str) -> str:
     uri = target.removeprefix(SCHEME)
     if not uri:
         raise ConfigError(f"{target!r} names no Milvus database. Use milvus://./data/milvus.db")
-    if uri.startswith(("http://", "https://", "tcp://")):
+    if _is_server(uri):
         return uri
     path = Path(uri).expanduser()
     if path.suffix != ".db":
@@ -83,7 +83,7 @@ def connect(uri: str, token: str = "") -> Any:
         raise ConfigError(
             "the Milvus store needs pymilvus and milvus-lite: pip install -e '.[milvus]'"
         ) from exc
-    if not uri.startswith(("http://", "https://", "tcp://")):
+    if not _is_server(uri):
         try:
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -98,7 +98,15 @@ def connect(uri: str, token: str = "") -> Any:
             client.load_collection(name)  # a reopened collection starts released
         return client
     except Exception as exc:  # pymilvus raises MilvusException and bare gRPC/OS errors
-        raise ConfigError(f"cannot open Milvus at {uri} ({_reason(exc)})") from exc
+        busy = "" if _is_server(uri) else (
+            ". A Milvus Lite database serves one process at a time: is another rag command "
+            "using it? (Several processes need a Milvus server, docs/scale-out.md)"
+        )  # fmt: skip
+        raise ConfigError(f"cannot open Milvus at {uri} ({_reason(exc)}){busy}") from exc
+
+
+def _is_server(uri: str) -> bool:
+    return uri.startswith(("http://", "https://", "tcp://"))
 
 
 def _reason(exc: BaseException) -> str:
@@ -387,7 +395,7 @@ def _batches(items: Sequence[int]) -> Iterator[list[int]]:
 
 
 def _remigrate(uri: str, m: str = "M") -> str:
-    empty = "empty it" if uri.startswith(("http://", "https://", "tcp://")) else f"rm -r {uri}"
+    empty = "empty it" if _is_server(uri) else f"rm -r {uri}"
     return f"{m}igrate it again: {empty} && rag migrate --to milvus://{uri} --index DIR"
 
 

@@ -158,18 +158,25 @@ def test_the_cli_reads_the_configured_store(
     demo_index: Path,
     milvus_uri: str,
     cli_env: dict[str, str],
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    import functools
     import subprocess
     import sys
 
-    env = {**cli_env, "RAG_STORE": "milvus", "RAG_MILVUS_URI": milvus_uri}
+    # Milvus Lite serves one process at a time: the subprocesses get their own copy
+    own = str(tmp_path / "cli.db")
+    env = {**cli_env, "RAG_STORE": "milvus", "RAG_MILVUS_URI": own}
+    run = functools.partial(
+        subprocess.run, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    out = run([sys.executable, "-m", "rag", "migrate", "--to", f"milvus://{own}",
+               "--index", str(demo_index)])  # fmt: skip
+    assert out.returncode == 0 and "353 chunks" in out.stdout, out.stderr
     question = "2023年浙江全省工业增加值是多少？"
-    out = subprocess.run(
-        [sys.executable, "-m", "rag", "ask", question, "--json"],
-        env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+    out = run([sys.executable, "-m", "rag", "ask", question, "--json"])
     assert out.returncode == 0, out.stderr
     assert "Traceback" not in out.stderr and "grpc" not in out.stderr
     assert json.loads(out.stdout)["short"].startswith("2.94万亿元")
