@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,milvus]'
 	$(BIN)/python -c "import rag, torch; assert torch.__version__.endswith('+cpu'), torch.__version__"
 	touch $@
 

@@ -225,6 +225,20 @@ class Assistant:
     def index(self) -> Store:
         """The index, reloaded when a new version has been committed (e.g. an upload)."""
         with self._lock:
+            if self.settings.store == "milvus":  # RAG_STORE=milvus (rag.milvus_store)
+                from rag.milvus_store import MilvusStore
+
+                m = self.settings.milvus
+                store = (
+                    self._index.current()
+                    if isinstance(self._index, MilvusStore)
+                    else MilvusStore.open(m.uri, m.token, self.params.bm25)
+                )
+                if store is not self._index:
+                    e = self.embedder
+                    store.check_model(e.model_id, e.checksum, e.backend)
+                    self._index = store
+                return store
             stamp = _manifest_stamp(self.settings.index)
             if self._index is not None and stamp == self._stamp:
                 return self._index  # a stat() per question, not a JSON parse

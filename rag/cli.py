@@ -32,6 +32,12 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 
 def _add_index(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", help="index directory (default: $RAG_INDEX or data/index)")
+    p.add_argument(
+        "--store",
+        choices=["faiss", "milvus"],
+        help="read the index from the directory (faiss) or from Milvus at $RAG_MILVUS_URI "
+        "(default: $RAG_STORE or faiss)",
+    )
 
 
 def _add_embed(p: argparse.ArgumentParser) -> None:
@@ -180,6 +186,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compact", help="merge an index's segments into one (no re-embedding)")
     _add_index(p)
     p.set_defaults(handler=_cmd_compact)
+
+    p = sub.add_parser(
+        "migrate", help="copy an index into Milvus, re-using its vectors (no re-embedding)"
+    )
+    p.add_argument(
+        "--to",
+        required=True,
+        metavar="milvus://PATH_OR_URI",
+        help="milvus://./data/milvus.db (a Milvus Lite file) or milvus://http://HOST:19530",
+    )
+    p.add_argument("--index", help="the index to copy (default: $RAG_INDEX or data/index)")
+    p.set_defaults(handler=_cmd_migrate)
     return parser
 
 
@@ -193,13 +211,23 @@ def _settings(args: argparse.Namespace) -> Settings:
         max_file_mb=getattr(args, "max_file_mb", None),
         max_inflated_mb=getattr(args, "max_inflated_mb", None),
         max_depth=getattr(args, "max_depth", None),
+        store=getattr(args, "store", None),
     )
+
+
+def _faiss_only(settings: Settings, command: str) -> None:
+    if settings.store != "faiss":
+        raise ConfigError(
+            f"rag {command} works on the FAISS index directory; with RAG_STORE=milvus, "
+            f"run it on the directory (--store faiss) and copy it with rag migrate"
+        )
 
 
 def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from rag.embed import SentenceTransformerEmbedder
     from rag.ingest.pipeline import chunk_params_for, ingest
 
+    _faiss_only(settings, "ingest")
     params = chunk_params_for(settings.index, max_chars=args.max_chars, overlap=args.overlap)
     bar = None if args.quiet else _TqdmProgress()
     try:
@@ -448,7 +476,14 @@ def _cmd_info(args: argparse.Namespace, settings: Settings) -> int:
 
     from rag.index import read_manifest
 
-    manifest = read_manifest(settings.index)
+    if settings.store == "milvus":
+        from rag.milvus_store import connect, read_milvus_manifest
+
+        m = settings.milvus
+        manifest = read_milvus_manifest(connect(m.uri, m.token), m.uri)
+        settings = settings.with_(index=f"milvus://{m.uri}")
+    else:
+        manifest = read_manifest(settings.index)
     if args.json:
         print(manifest.to_json())
         return 0
@@ -483,9 +518,23 @@ def _cmd_info(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.milvus_store import migrate, parse_uri
+
+    uri = parse_uri(args.to)
+    report = migrate(settings.index, uri, settings.milvus.token)
+    print(
+        f"migrated {settings.index} -> milvus://{report.uri}: {report.files} files, "
+        f"{report.chunks} chunks, {report.sentences} sentences ({report.seconds:.1f} s). "
+        f"Use it with RAG_STORE=milvus RAG_MILVUS_URI={report.uri}"
+    )
+    return 0
+
+
 def _cmd_compact(args: argparse.Namespace, settings: Settings) -> int:
     from rag.index import compact, read_manifest, write_lock
 
+    _faiss_only(settings, "compact")
     before = read_manifest(settings.index)  # a missing or damaged index: its own error
     started = time.perf_counter()
     with write_lock(settings.index):

@@ -3,6 +3,9 @@
 Environment variables (all optional; CLI flags win over them):
 
 - RAG_INDEX: index directory (default data/index)
+- RAG_STORE: where the index lives: faiss (the directory RAG_INDEX; the default) or milvus
+- RAG_MILVUS_URI: the Milvus index for RAG_STORE=milvus: a Milvus Lite file
+  (default ./data/milvus.db) or a server, http://HOST:19530; RAG_MILVUS_TOKEN: its token
 - RAG_CACHE_DIR: where the bundled model is materialised
   (default $XDG_CACHE_HOME/zhejiang-news-rag, else ~/.cache/zhejiang-news-rag)
 - RAG_EMBED_MODEL: sentence-transformers model id or local path
@@ -36,6 +39,8 @@ DEFAULT_EMBED_MODEL = "bundled:multilingual-e5-small"
 DEFAULT_LLM_MODEL = "gpt-4o-mini"
 APP_NAME = "zhejiang-news-rag"
 Backend = Literal["torch", "onnx"]
+StoreKind = Literal["faiss", "milvus"]
+DEFAULT_MILVUS_URI = "./data/milvus.db"
 
 
 @dataclass(frozen=True)
@@ -49,11 +54,19 @@ class EmbedSettings:
 
 
 @dataclass(frozen=True)
+class MilvusSettings:
+    uri: str = DEFAULT_MILVUS_URI  # a Lite file, or http://HOST:19530
+    token: str = ""
+
+
+@dataclass(frozen=True)
 class Settings:
     index: Path = Path("data/index")
     embed: EmbedSettings = field(default_factory=EmbedSettings)
     llm: LLMConfig | None = None
     limits: ReadLimits = field(default_factory=ReadLimits)
+    store: StoreKind = "faiss"
+    milvus: MilvusSettings = field(default_factory=MilvusSettings)
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
@@ -148,6 +161,7 @@ def load_settings(
     max_file_mb: float | None = None,
     max_inflated_mb: float | None = None,
     max_depth: int | None = None,
+    store: str | None = None,
 ) -> Settings:
     """Build Settings from the environment, with explicit arguments (CLI flags) winning."""
     env = os.environ if env is None else env
@@ -166,4 +180,18 @@ def load_settings(
         limits=limits_from_env(
             env, max_file_mb=max_file_mb, max_inflated_mb=max_inflated_mb, max_depth=max_depth
         ),
+        **store_from_env(env, store),
     )
+
+
+def store_from_env(env: Mapping[str, str], flag: str | None = None) -> dict[str, Any]:
+    """`store` and `milvus` of Settings, from --store / RAG_STORE and RAG_MILVUS_*."""
+    raw = (flag or env.get("RAG_STORE") or "faiss").strip().lower()
+    if raw not in ("faiss", "milvus"):
+        raise ConfigError(f"RAG_STORE={raw!r} is not a store. Use faiss (the default) or milvus")
+    uri = env.get("RAG_MILVUS_URI") or DEFAULT_MILVUS_URI
+    if raw == "milvus":
+        from rag.milvus_store import parse_uri
+
+        uri = parse_uri(uri)
+    return {"store": raw, "milvus": MilvusSettings(uri, env.get("RAG_MILVUS_TOKEN", ""))}

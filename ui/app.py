@@ -134,6 +134,8 @@ class ChatPage:
     def add_files(self, files: list[str] | None, progress: gr.Progress | None = None) -> str:
         if not files:
             return "Choose one or more files first."
+        if self.assistant.settings.store != "faiss":  # uploads write the index directory
+            return "Uploads need the FAISS store: ingest into the index directory, then migrate."
         rejected, accepted = self._check(files)
         if not accepted:
             return _upload_summary(None, rejected)
