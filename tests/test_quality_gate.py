@@ -27,7 +27,8 @@ from rag.evals.run import (
 pytestmark = pytest.mark.slow
 
 # Measured on the demo index (the 332 items of the held-out test split of evals/gold/, 400/1
-# chunks) when set, with `rag eval --index data/index --split test` (2026-12-02): hybrid
+# chunks) when set, through this gate's own calls (evaluate, retrieval_summary and
+# answer_summary: what `rag eval --split test` reports), 2026-12-02: hybrid
 # hit@5 94.8, MRR 90.2, zh hit@5 94.6, en 95.1; extractive key facts 72.2, citation
 # precision 79.1, refusal recall 28.6, false refusals 11.2, short answers exact 48.3. Only
 # the test split is evaluated (half the items: the gate ran past its timeout on a busy
