@@ -64,8 +64,9 @@ typecheck: setup
 	for p in ingest ui evals; do ln -s "$(CURDIR)/$$p" build/typecheck/rag/$$p; done
 	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml -p rag
 
+# --durations: CI's log names the slowest tests, so a new slow one is seen when it lands.
 pytest: setup browser
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=15
 
 test: lint typecheck pytest
 

@@ -22,7 +22,7 @@ from rag.embed import SentenceTransformerEmbedder
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, IngestError
 from rag.index import FORMAT_VERSION, Index, read_manifest
 from rag.ingest.chunk import ChunkParams
-from rag.ingest.pipeline import ingest
+from rag.ingest.pipeline import IngestReport, ingest
 from rag.text import squeeze
 
 pytestmark = pytest.mark.slow
@@ -32,25 +32,45 @@ CORPUS = ROOT / "data" / "corpus"
 SMALL = ["002_25df68110ca78dc9.txt", "004_08340decf78e2cdb.txt"]
 
 
-@pytest.fixture
-def docs(tmp_path: Path) -> Path:
-    d = tmp_path / "docs"
+def _copy_small(d: Path) -> Path:
     d.mkdir()
     for name in SMALL:
         shutil.copy(CORPUS / name, d / name)
     return d
 
 
+@pytest.fixture
+def docs(tmp_path: Path) -> Path:
+    return _copy_small(tmp_path / "docs")
+
+
 def _build(docs: Path, index: Path, embedder: SentenceTransformerEmbedder, **kw: object):  # type: ignore[no-untyped-def]
     return ingest([docs], index, embedder, ChunkParams(), **kw)  # type: ignore[arg-type]
 
 
+@pytest.fixture(scope="module")
+def built(
+    tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
+) -> tuple[Path, IngestReport]:
+    """The two small files ingested once for the module, and the report of that ingest."""
+    root = tmp_path_factory.mktemp("index-module")
+    docs = _copy_small(root / "docs")
+    return root / "idx", _build(docs, root / "idx", embedder)
+
+
+@pytest.fixture
+def idx(built: tuple[Path, IngestReport], tmp_path: Path) -> Path:
+    """This test's own copy of the module's index (tests change it)."""
+    shutil.copytree(built[0], tmp_path / "idx")
+    return tmp_path / "idx"
+
+
 def test_index_roundtrip_keeps_offsets_and_vectors(
-    docs: Path, tmp_path: Path, embedder: SentenceTransformerEmbedder
+    built: tuple[Path, IngestReport], idx: Path
 ) -> None:
-    report = _build(docs, tmp_path / "idx", embedder)
+    report = built[1]
     assert report.files == 2 and report.chunks > 0 and not report.skipped
-    index = Index.load(tmp_path / "idx")
+    index = Index.load(idx)
     assert len(index) == len(index.chunks) == report.chunks == len(index.all_vectors())
     for row, chunk in enumerate(index.chunks):
         original = index.document(chunk.source)
@@ -60,7 +80,7 @@ def test_index_roundtrip_keeps_offsets_and_vectors(
         assert all(s.vector is not None and s.tags for s in stored)
     norms = np.linalg.norm(index.all_vectors(), axis=1)
     np.testing.assert_allclose(norms, 1.0, atol=1e-4)
-    manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text("utf-8"))
+    manifest = json.loads((idx / "manifest.json").read_text("utf-8"))
     assert manifest["format_version"] == FORMAT_VERSION
     assert manifest["embed_model"] == "bundled:multilingual-e5-small"
     assert set(manifest["files"]) == set(SMALL)
@@ -68,10 +88,9 @@ def test_index_roundtrip_keeps_offsets_and_vectors(
 
 
 def test_incremental_reingest_only_embeds_what_changed(
-    docs: Path, tmp_path: Path, embedder: SentenceTransformerEmbedder
+    docs: Path, idx: Path, built: tuple[Path, IngestReport], embedder: SentenceTransformerEmbedder
 ) -> None:
-    idx = tmp_path / "idx"
-    first = _build(docs, idx, embedder)
+    first = built[1]
     again = _build(docs, idx, embedder)
     assert again.chunks_embedded == 0 and sorted(again.unchanged) == SMALL
     assert again.chunks == first.chunks
@@ -91,10 +110,8 @@ def test_incremental_reingest_only_embeds_what_changed(
 
 
 def test_deleted_files_are_kept_unless_pruned(
-    docs: Path, tmp_path: Path, embedder: SentenceTransformerEmbedder
+    docs: Path, idx: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
-    idx = tmp_path / "idx"
-    _build(docs, idx, embedder)
     (docs / SMALL[1]).unlink()
     kept = _build(docs, idx, embedder)
     assert kept.files == 2 and kept.removed == []
@@ -118,10 +135,8 @@ def test_duplicates_and_unreadable_files_are_skipped_with_reasons(
 
 
 def test_nothing_ingested_fails_and_keeps_the_previous_index(
-    docs: Path, tmp_path: Path, embedder: SentenceTransformerEmbedder
+    tmp_path: Path, idx: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
-    idx = tmp_path / "idx"
-    _build(docs, idx, embedder)
     before = (idx / "manifest.json").read_text("utf-8")
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -137,13 +152,9 @@ def test_nothing_ingested_fails_and_keeps_the_previous_index(
     )
 
 
-def test_missing_and_corrupt_indexes_say_how_to_rebuild(
-    docs: Path, tmp_path: Path, embedder: SentenceTransformerEmbedder
-) -> None:
+def test_missing_and_corrupt_indexes_say_how_to_rebuild(tmp_path: Path, idx: Path) -> None:
     with pytest.raises(IndexNotFoundError, match="rag ingest"):
         Index.load(tmp_path / "nowhere")
-    idx = tmp_path / "idx"
-    _build(docs, idx, embedder)
     manifest = read_manifest(idx)
     data = idx / manifest.data_dir / manifest.segments[0]
     with (data / "vectors.faiss").open("r+b") as fh:
@@ -156,11 +167,7 @@ def test_missing_and_corrupt_indexes_say_how_to_rebuild(
         Index.load(idx)
 
 
-def test_other_format_version_or_model_is_refused(
-    docs: Path, tmp_path: Path, embedder: SentenceTransformerEmbedder
-) -> None:
-    idx = tmp_path / "idx"
-    _build(docs, idx, embedder)
+def test_other_format_version_or_model_is_refused(idx: Path) -> None:
     index = Index.load(idx)
     with pytest.raises(IndexMismatchError, match="rebuild"):
         index.check_model("BAAI/bge-small-zh", "sha256:0")
@@ -172,22 +179,18 @@ def test_other_format_version_or_model_is_refused(
 
 
 def test_changed_chunking_rechunks_everything(
-    docs: Path, tmp_path: Path, embedder: SentenceTransformerEmbedder
+    docs: Path, idx: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
-    idx = tmp_path / "idx"
-    _build(docs, idx, embedder)
     report = ingest([docs], idx, embedder, ChunkParams(max_chars=200, overlap=0))
     assert report.unchanged == [] and report.chunks_embedded == report.chunks
     assert read_manifest(idx).chunker == {"max_chars": 200, "overlap": 0}
 
 
 def test_sigkill_during_ingest_leaves_previous_index_usable(
-    docs: Path, tmp_path: Path, cli_env: dict[str, str]
+    docs: Path, idx: Path, cli_env: dict[str, str]
 ) -> None:
     """Kill `rag ingest` while it embeds a big update: the old index still answers."""
-    idx = tmp_path / "idx"
     run = [sys.executable, "-m", "rag", "ingest", "--index", str(idx)]
-    subprocess.run([*run, str(docs)], env=cli_env, check=True, capture_output=True, timeout=600)
     before = read_manifest(idx)
     shutil.copy(CORPUS / "001_93257fffc3be4eeb.txt", docs)  # a minute of embedding
     proc = subprocess.Popen([*run, str(docs)], env=cli_env, stderr=subprocess.PIPE)
@@ -214,11 +217,9 @@ def test_sigkill_during_ingest_leaves_previous_index_usable(
 
 
 def test_leftovers_of_a_crashed_write_are_ignored_then_cleaned(
-    docs: Path, tmp_path: Path, embedder: SentenceTransformerEmbedder
+    docs: Path, idx: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
     """A writer killed between building data and committing the manifest."""
-    idx = tmp_path / "idx"
-    _build(docs, idx, embedder)
     current = read_manifest(idx).data_dir
     (idx / ".tmp-data-crashed").mkdir()
     (idx / ".tmp-data-crashed" / "vectors.faiss").write_bytes(b"half")

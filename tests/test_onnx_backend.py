@@ -30,6 +30,11 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "data" / "corpus"
 MIN_MEAN_COSINE = 0.99  # the bar that declares torch and onnx-int8 query-compatible
+# The chunk comparison runs on a fixed sample of the demo chunks: every SAMPLE_EVERY-th in
+# corpus order (60 of 353) plus the LONGEST longest ones (most tokens for int8 error to
+# accumulate over). Deterministic; docs/benchmarks.md gives the whole-corpus figure.
+SAMPLE_EVERY = 6
+LONGEST = 4
 
 
 def _demo_chunks() -> list[str]:
@@ -40,9 +45,18 @@ def _demo_chunks() -> list[str]:
     return texts
 
 
+def _sample(chunks: list[str]) -> list[str]:
+    longest = sorted(range(len(chunks)), key=lambda i: -len(chunks[i]))[:LONGEST]
+    return [chunks[i] for i in sorted(set(range(0, len(chunks), SAMPLE_EVERY)) | set(longest))]
+
+
 @pytest.fixture(scope="module")
-def torch_embedder(embed_settings: EmbedSettings) -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder(replace(embed_settings, backend="torch"))
+def torch_embedder(
+    embed_settings: EmbedSettings, embedder: SentenceTransformerEmbedder
+) -> SentenceTransformerEmbedder:
+    """The session's model: PyTorch is the default backend (no second copy loaded)."""
+    assert embed_settings.backend == "torch"
+    return embedder
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +64,13 @@ def onnx_embedder(embed_settings: EmbedSettings) -> SentenceTransformerEmbedder:
     return SentenceTransformerEmbedder(replace(embed_settings, backend="onnx"))
 
 
-def test_int8_matches_fp32_on_every_demo_chunk(
+def test_int8_matches_fp32_on_a_fixed_sample_of_demo_chunks(
     torch_embedder: SentenceTransformerEmbedder, onnx_embedder: SentenceTransformerEmbedder
 ) -> None:
-    chunks = _demo_chunks()
-    assert len(chunks) > 300
+    every = _demo_chunks()
+    assert len(every) > 300
+    chunks = _sample(every)
+    assert len(chunks) >= 55 and max(map(len, chunks)) == max(map(len, every))
     fp32 = torch_embedder.embed(chunks, "passage")
     int8 = onnx_embedder.embed(chunks, "passage")
     cosines = np.sum(fp32 * int8, axis=1)

@@ -26,24 +26,31 @@ from rag.evals.run import (
 
 pytestmark = pytest.mark.slow
 
-# Measured on the demo index (all 667 items of evals/gold/, 400/1 chunks) when set, see
-# docs/quality.md: hybrid hit@5 95.6, MRR 89.9, zh hit@5 96.5, en 94.0; extractive key facts
-# 74.8, citation precision 79.8, refusal recall 48.0, false refusals 9.4, short answers
-# exact 54.4 (with the attribute check of rag.attribute; before it 73.2 / 79.2 / 38.6 /
-# 10.6 / 51.0, thresholds 0.69 / 0.76 / 0.37 / 0.13 / 0.48).
+# Measured on the demo index (the 332 items of the held-out test split of evals/gold/, 400/1
+# chunks) through this gate's own calls (evaluate, retrieval_summary and answer_summary:
+# what `rag eval --split test` reports), 2026-12-02: hybrid hit@5 94.8, MRR 90.2, zh hit@5
+# 94.6, en 95.1; extractive key facts 72.9, citation precision 79.7, refusal recall 34.9,
+# false refusals 11.2, short answers exact 51.7 (with the attribute check of rag.attribute;
+# before it 72.2 / 79.1 / 28.6 / 11.2 / 48.3). Only the test split is evaluated (half the
+# items: on all 667 the gate ran past its timeout on a busy machine), so the floors are
+# set from the test split's figures, about 1.5-2.5 points under them.
 MIN_HYBRID = {"hit@5": 0.93, "mrr@10": 0.87}
-MIN_HYBRID_BY_LANG = {"zh": 0.94, "en": 0.91}  # hit@5
-MIN_KEY_FACT_RECALL = 0.72
-MIN_CITATION_PRECISION = 0.77
-MIN_REFUSAL_RECALL = 0.45
-MAX_FALSE_REFUSALS = 0.12
-MIN_SHORT_EXACT = 0.51
+MIN_HYBRID_BY_LANG = {"zh": 0.93, "en": 0.93}  # hit@5
+MIN_KEY_FACT_RECALL = 0.71
+MIN_CITATION_PRECISION = 0.78
+MIN_REFUSAL_RECALL = 0.32
+MAX_FALSE_REFUSALS = 0.13
+MIN_SHORT_EXACT = 0.50
 SINGLE_METHODS = ("keyword", "dense-chunk", "dense")
 
 
 @pytest.fixture(scope="module")
 def gold() -> list[GoldItem]:
-    return load_gold(default_gold_path())
+    """The held-out test split: what the thresholds were measured on, never tuned on."""
+    items = [i for i in load_gold(default_gold_path()) if i.split == "test"]
+    assert len(items) > 300 and {i.lang for i in items} == {"zh", "en"}
+    assert any(not i.answerable for i in items)
+    return items
 
 
 @pytest.fixture(scope="module")
