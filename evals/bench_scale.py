@@ -22,6 +22,7 @@ does after embedding it (new segment, the big one hard-linked), then opening the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import subprocess
@@ -302,17 +303,58 @@ def _add_file(path: Path, archive: Archive) -> float:
     return time.perf_counter() - t0
 
 
-def run(n_chunks: int, corpus: Path, work: Path | None = None) -> dict[str, Any]:
-    """Build in one process, measure in a fresh one (so its memory is the index's)."""
-    with tempfile.TemporaryDirectory(dir=work) as tmp:
-        path = Path(tmp) / "index"
-        built = build(path, n_chunks, corpus)
+def run(
+    n_chunks: int, corpus: Path, work: Path | None = None, keep: Path | None = None
+) -> dict[str, Any]:
+    """Build in one process, measure in a fresh one (so its memory is the index's). With
+    `keep`, the index stays in KEEP/scale-N, and a later run re-measures it unbuilt."""
+    with contextlib.ExitStack() as stack:
+        if keep is not None:
+            path = keep / f"scale-{n_chunks}" / "index"
+        else:
+            path = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=work))) / "index"
+        built: dict[str, float] = {}
+        if not (path / "manifest.json").exists():
+            built = build(path, n_chunks, corpus)
         out = subprocess.run(
             [sys.executable, "-m", "rag.evals.bench_scale", "--measure", str(path),
              "--corpus", str(corpus)],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         return {**json.loads(out.stdout.strip().splitlines()[-1]), **built}
+    raise AssertionError("unreachable")
+
+
+def ann_sweep(n_chunks: int, topics: int, efs: Sequence[int]) -> list[dict[str, float]]:
+    """HNSW recall@10 against exact search by efSearch, on the archive's chunk vectors
+    alone with `topics` neighbourhoods (the segment's own HNSW settings)."""
+    import faiss
+
+    from rag import segment
+
+    archive = Archive(n_chunks, Vocabulary(["词"], np.ones(1)), seed=0)
+    archive.n_topics = topics
+    archive.topics = _unit(archive.rng.standard_normal((topics, DIM)))
+    vectors = archive.chunk_vectors(archive.rng.integers(0, topics, n_chunks))
+    graph = faiss.IndexHNSWFlat(DIM, segment.HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    graph.hnsw.efConstruction = segment.HNSW_EF_CONSTRUCTION
+    graph.add(vectors)
+    faiss.omp_set_num_threads(1)
+    rng = np.random.default_rng(1)
+    rows = rng.integers(0, n_chunks, 200)
+    noise = _unit(rng.standard_normal((len(rows), DIM)).astype(np.float32))
+    queries = _unit(archive.sentence_vectors(vectors[rows]) + 0.3 * noise)
+    truth = [set(np.argsort(-(vectors @ q))[:10].tolist()) for q in queries]
+    out = []
+    for ef in efs:
+        graph.hnsw.efSearch = ef
+        t = time.perf_counter()
+        found = [set(graph.search(q.reshape(1, -1), 10)[1][0].tolist()) for q in queries]
+        ms = (time.perf_counter() - t) / len(queries) * 1000
+        recall = float(np.mean([len(f & e) / 10 for f, e in zip(found, truth, strict=True)]))
+        out.append({"chunks": n_chunks, "topics": topics, "ef": ef, "recall_at_10": recall,
+                    "ms": ms})  # fmt: skip
+    return out
 
 
 def plot(results: Sequence[dict[str, Any]], out: Path) -> None:
@@ -340,17 +382,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--curve", type=int, nargs="*", help="several sizes, one JSON line each")
     p.add_argument("--corpus", default="data/corpus")
     p.add_argument("--work", default=None, help="directory for the temporary index")
+    p.add_argument("--keep", default=None, help="keep the index in KEEP/scale-N (re-used)")
     p.add_argument("--plot", default=None, help="write the cost curves to this PNG")
+    p.add_argument(
+        "--results", default=None, help="plot the JSON lines of earlier runs (no new run)"
+    )
     p.add_argument("--json", action="store_true", help="print JSON lines only")
     p.add_argument("--measure", default=None, help=argparse.SUPPRESS)  # the fresh process
+    p.add_argument(
+        "--ann-sweep",
+        type=int,
+        default=0,
+        metavar="TOPICS",
+        help="HNSW recall by efSearch on --chunks vectors in TOPICS neighbourhoods",
+    )
     args = p.parse_args(argv)
     corpus = Path(args.corpus)
+    if args.ann_sweep:
+        for line in ann_sweep(args.chunks, args.ann_sweep, (96, 384, 1024)):
+            print(json.dumps(line))
+        return 0
     if args.measure:
         print(json.dumps(measure(Path(args.measure), corpus)))
         return 0
+    if args.results:
+        lines = Path(args.results).read_text("utf-8").splitlines()
+        runs = [json.loads(x) for x in lines if x.startswith("{")]
+        plot(sorted(runs, key=lambda r: r["chunks"]), Path(args.plot or "docs/img/scale.png"))
+        return 0
     results = []
     for n in args.curve or [args.chunks]:
-        result = run(n, corpus, Path(args.work) if args.work else None)
+        keep = Path(args.keep) if args.keep else None
+        result = run(n, corpus, Path(args.work) if args.work else None, keep)
         results.append(result)
         print(json.dumps(result), flush=True)
     if args.plot:
