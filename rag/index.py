@@ -49,6 +49,7 @@ from rag.segment import (
     chunk_id,
     write_segment,
 )
+from rag.store import article_context
 from rag.tagger import TAGGER_NAME, Token
 from rag.types import Chunk
 
@@ -127,6 +128,14 @@ def query_compatible(built_with: str, querying_with: str) -> bool:
     return built_with == querying_with or (
         frozenset({built_with, querying_with}) in _QUERY_COMPATIBLE
     )
+
+
+def model_mismatch(m: Manifest, model_id: str, checksum: str, backend: str) -> str | None:
+    """What keeps the configured model from querying an index built as `m` says: "model"
+    (other weights), "backend" (vectors it does not reproduce), or None."""
+    if m.embed_model != model_id or m.embed_checksum != checksum:
+        return "model"
+    return None if query_compatible(m.embed_backend, backend) else "backend"
 
 
 def _rebuild_hint(path: Path) -> str:
@@ -288,14 +297,15 @@ class Index:
         """The configured model can query this index: same weights, and a backend whose
         vectors match the index's (`query_compatible`)."""
         m = self.manifest
-        if m.embed_model == model_id and m.embed_checksum == checksum:
-            if not query_compatible(m.embed_backend, backend):
-                raise IndexMismatchError(
-                    f"index {self.path} was built with the {m.embed_backend} backend, whose "
-                    f"vectors {backend} does not reproduce. Set RAG_EMBED_BACKEND to match, or "
-                    f"rebuild: rm -r {self.path} && rag ingest DOCS --index {self.path}"
-                )
+        mismatch = model_mismatch(m, model_id, checksum, backend)
+        if mismatch is None:
             return
+        if mismatch == "backend":
+            raise IndexMismatchError(
+                f"index {self.path} was built with the {m.embed_backend} backend, whose "
+                f"vectors {backend} does not reproduce. Set RAG_EMBED_BACKEND to match, or "
+                f"rebuild: rm -r {self.path} && rag ingest DOCS --index {self.path}"
+            )
         raise IndexMismatchError(
             f"index {self.path} was built with embedding model {m.embed_model!r} "
             f"(checksum {m.embed_checksum}), but {model_id!r} (checksum {checksum}) is "
@@ -549,25 +559,10 @@ class Index:
 
     # -- articles ----------------------------------------------------------------------
 
-    def article_span(self, source: str, article: int) -> tuple[int, int]:
-        """Extent of an article in its file, as covered by its chunks."""
-        chunks = [self.chunk(r) for r in self.file_rows(source)]
-        spans = [(c.start, c.end) for c in chunks if c.article == article]
-        if not spans:
-            raise KeyError((source, article))
-        return min(s for s, _ in spans), max(e for _, e in spans)
-
     def context(self, source: str, start: int, end: int) -> tuple[str, str, str]:
         """(before, quote, after): the original text of the article around a quote."""
-        text = self.document(source)
         chunks = [self.chunk(r) for r in self.file_rows(source)]
-        owner = next((c for c in chunks if c.start <= start < c.end), None)
-        a_start, a_end = (start, end)
-        if owner is not None:
-            spans = [(c.start, c.end) for c in chunks if c.article == owner.article]
-            a_start, a_end = min(s for s, _ in spans), max(e for _, e in spans)
-        a_start, a_end = min(a_start, start), max(a_end, end)
-        return text[a_start:start], text[start:end], text[end:a_end]
+        return article_context(self.document(source), chunks, start, end)
 
     # -- what a writer carries over ----------------------------------------------------
 

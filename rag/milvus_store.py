@@ -40,10 +40,11 @@ from typing import Any, Literal
 import numpy as np
 
 from rag.errors import ConfigError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
-from rag.index import FORMAT_VERSION, Index, Manifest, SentenceInfo, query_compatible
+from rag.index import FORMAT_VERSION, Index, Manifest, SentenceInfo, model_mismatch
 from rag.keyword import BM25Params, KeywordHits, idf, search_words
 from rag.keyword import bm25 as bm25_weights
 from rag.segment import chunk_from_json, chunk_to_json, text_hash
+from rag.store import article_context
 from rag.types import Chunk
 
 __all__ = ["SCHEME", "MigrateReport", "MilvusStore", "migrate", "parse_uri"]
@@ -214,14 +215,15 @@ class MilvusStore:
 
     def check_model(self, model_id: str, checksum: str, backend: str = "torch") -> None:
         m = self.manifest
-        if m.embed_model == model_id and m.embed_checksum == checksum:
-            if not query_compatible(m.embed_backend, backend):
-                raise IndexMismatchError(
-                    f"Milvus index {self.uri} was built with the {m.embed_backend} backend, "
-                    f"whose vectors {backend} does not reproduce. Set RAG_EMBED_BACKEND to "
-                    f"match, or {_remigrate(self.uri, 'm')}"
-                )
+        mismatch = model_mismatch(m, model_id, checksum, backend)
+        if mismatch is None:
             return
+        if mismatch == "backend":
+            raise IndexMismatchError(
+                f"Milvus index {self.uri} was built with the {m.embed_backend} backend, "
+                f"whose vectors {backend} does not reproduce. Set RAG_EMBED_BACKEND to "
+                f"match, or {_remigrate(self.uri, 'm')}"
+            )
         raise IndexMismatchError(
             f"Milvus index {self.uri} was built with embedding model {m.embed_model!r} "
             f"(checksum {m.embed_checksum}), but {model_id!r} (checksum {checksum}) is "
@@ -293,15 +295,7 @@ class MilvusStore:
         return [r.chunk for r in self._records(rows)]
 
     def context(self, source: str, start: int, end: int) -> tuple[str, str, str]:
-        text = self.document(source)
-        chunks = self._file_chunks(source)
-        owner = next((c for c in chunks if c.start <= start < c.end), None)
-        a_start, a_end = (start, end)
-        if owner is not None:
-            spans = [(c.start, c.end) for c in chunks if c.article == owner.article]
-            a_start, a_end = min(s for s, _ in spans), max(e for _, e in spans)
-        a_start, a_end = min(a_start, start), max(a_end, end)
-        return text[a_start:start], text[start:end], text[end:a_end]
+        return article_context(self.document(source), self._file_chunks(source), start, end)
 
     # -- search ----------------------------------------------------------------------
 

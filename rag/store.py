@@ -92,3 +92,17 @@ class Store(Protocol):
     def context(self, source: str, start: int, end: int) -> tuple[str, str, str]:
         """(before, quote, after): the original text of the article around a quote."""
         ...
+
+
+def article_context(
+    text: str, chunks: Sequence[Chunk], start: int, end: int
+) -> tuple[str, str, str]:
+    """(before, quote, after) of a quote in a file's `text`: the extent of the article of
+    the chunk holding the quote, as its file's `chunks` cover it (`Store.context`)."""
+    owner = next((c for c in chunks if c.start <= start < c.end), None)
+    a_start, a_end = (start, end)
+    if owner is not None:
+        spans = [(c.start, c.end) for c in chunks if c.article == owner.article]
+        a_start, a_end = min(s for s, _ in spans), max(e for _, e in spans)
+    a_start, a_end = min(a_start, start), max(a_end, end)
+    return text[a_start:start], text[start:end], text[end:a_end]
