@@ -226,6 +226,13 @@ def test_upload_while_an_answer_streams_then_the_header_after_reload(
     shot(page, "upload")
     page.reload()
     page.wait_for_selector("#question textarea", timeout=60_000)
+    # The header is re-read by the page's load event, which may still be pending when the
+    # textarea appears (its timer, "0.1s", shows in the header): wait for that event to end,
+    # then assert what it rendered.
+    page.wait_for_function(
+        r"() => !/^\s*\d+(\.\d+)?s\b/.test(document.querySelector('#header').innerText)",
+        timeout=60_000,
+    )
     assert "6 files" in page.inner_text("#header"), "a fresh page load shows the new header"
     ask(page, "舟山的海上风电制氢平台每天能制取多少绿氢？")
     page.wait_for_selector("#sources .rag-cite", timeout=ANSWER_TIMEOUT)
