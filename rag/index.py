@@ -233,6 +233,7 @@ class _Live:
     rows: np.ndarray  # live local rows, ascending
     position: np.ndarray  # local row -> position among the live rows, -1 if superseded
     selector: Any = None  # faiss IDSelector of `rows`, when some rows are superseded
+    bitmap: np.ndarray | None = None  # the selector's bits (it reads them, not a copy)
 
 
 class Index:
@@ -337,8 +338,13 @@ class Index:
         rows = np.flatnonzero(mask).astype(np.int64)
         position = np.full(seg.n, -1, dtype=np.int64)
         position[rows] = np.arange(len(rows))
-        selector = faiss.IDSelectorBatch(rows) if len(rows) < seg.n else None
-        return _Live(rows, position, selector)
+        if len(rows) == seg.n:
+            return _Live(rows, position)
+        # A bitmap answers "is this row live?" in constant time however many rows a large
+        # segment keeps (a batch selector hashes every kept row).
+        bitmap = np.packbits(mask, bitorder="little")
+        selector = faiss.IDSelectorBitmap(seg.n, faiss.swig_ptr(bitmap))
+        return _Live(rows, position, selector, bitmap)
 
     # -- rows ------------------------------------------------------------------------
 

@@ -73,9 +73,9 @@ SEGMENT_FILES = (
 )
 # From this many rows a segment's chunk vectors are searched through an inverted file
 # (FAISS IVF-Flat: k-means cells, the query's nearest cells scanned exactly) instead of
-# exhaustively. Chosen over HNSW by measurement at 1M chunks: top-10 recall 0.95 at 14 ms
-# against HNSW's 0.78 at ef 96, and a build of minutes instead of 20 (docs/benchmarks.md,
-# `python -m rag.evals.bench scale --ann-sweep`).
+# exhaustively. Chosen over HNSW by measurement at 1M chunks: top-10 recall 0.96 against
+# HNSW's 0.78 at ef 96, and a build of 7 minutes instead of 20 (docs/benchmarks.md,
+# `python -m rag.evals.bench scale`).
 ANN_ROWS = 200_000
 IVF_TRAIN_PER_LIST = 128  # k-means training rows per cell (fewer gave worse cells)
 HNSW_EF_SEARCH = 96  # segments written with an HNSW graph by earlier versions still load
@@ -89,8 +89,8 @@ def ivf_lists(n: int) -> int:
 
 
 def ivf_probes(n_lists: int) -> int:
-    """Cells a query scans: a 24th of them (at least 16, or all of a small file)."""
-    return int(max(min(n_lists, 16), n_lists // 24))
+    """Cells a query scans: a 20th of them (at least 16, or all of a small file)."""
+    return int(max(min(n_lists, 16), n_lists // 20))
 
 
 @dataclass(frozen=True)
