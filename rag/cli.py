@@ -227,13 +227,12 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from rag.embed import SentenceTransformerEmbedder
     from rag.ingest.pipeline import chunk_params_for, ingest
 
-    _faiss_only(settings, "ingest")
-    params = chunk_params_for(settings.index, max_chars=args.max_chars, overlap=args.overlap)
+    params = chunk_params_for(settings.target, max_chars=args.max_chars, overlap=args.overlap)
     bar = None if args.quiet else _TqdmProgress()
     try:
         report = ingest(
             args.paths,
-            settings.index,
+            settings.target,  # the directory, or Milvus with --store milvus
             SentenceTransformerEmbedder(settings.embed),
             params,
             prune=args.prune,
