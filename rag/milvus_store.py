@@ -75,8 +75,8 @@ from rag.text import tokenize
 from rag.types import Chunk
 
 __all__ = [
-    "SCHEME", "MigrateReport", "MilvusStore", "MilvusWriter", "migrate", "open_writer",
-    "parse_uri", "stored_manifest",
+    "SCHEME", "MigrateReport", "MilvusStore", "MilvusWriter", "lock_path", "migrate",
+    "open_writer", "parse_uri", "stored_manifest",
 ]  # fmt: skip
 
 SCHEME = "milvus://"
@@ -628,13 +628,18 @@ def open_writer(
         with _lease(client, uri):
             yield MilvusWriter(client, uri, bm25)
         return
-    lock = Path(uri).with_name(Path(uri).name + ".lock")
+    lock = lock_path(uri)
     try:
         lock.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot create {lock.parent} ({exc.strerror or exc})") from exc
     with exclusive_lock(lock, "writing this index"):
         yield MilvusWriter(connect(uri, token), uri, bm25)
+
+
+def lock_path(uri: str) -> Path:
+    """The lock file of a Milvus Lite database: next to it, `<name>.db.lock`."""
+    return Path(uri).with_name(Path(uri).name + ".lock")
 
 
 @contextlib.contextmanager
