@@ -35,7 +35,7 @@ def _add_index(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--store",
         choices=["faiss", "milvus"],
-        help="the index is the directory (faiss) or from Milvus at $RAG_MILVUS_URI "
+        help="the index: the directory (faiss) or Milvus at $RAG_MILVUS_URI "
         "(default: $RAG_STORE or faiss)",
     )
 
