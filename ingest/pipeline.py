@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -221,7 +221,7 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[_Input], list[Skipped]]:
     return inputs, skipped
 
 
-def _stored_chunker(target: Path | MilvusSettings) -> dict[str, object]:
+def _stored_chunker(target: Path | MilvusSettings) -> dict[str, Any]:
     if isinstance(target, Path):
         from rag.index import read_manifest
 
