@@ -325,9 +325,9 @@ def run(
     raise AssertionError("unreachable")
 
 
-def ann_sweep(n_chunks: int, topics: int, efs: Sequence[int]) -> list[dict[str, float]]:
-    """HNSW recall@10 against exact search by efSearch, on the archive's chunk vectors
-    alone with `topics` neighbourhoods (the segment's own HNSW settings)."""
+def ann_sweep(n_chunks: int, topics: int) -> list[dict[str, float]]:
+    """IVF recall@10 against exact search by cells scanned, on the archive's chunk vectors
+    alone with `topics` neighbourhoods (the segment's own cells and training sample)."""
     import faiss
 
     from rag import segment
@@ -335,25 +335,31 @@ def ann_sweep(n_chunks: int, topics: int, efs: Sequence[int]) -> list[dict[str, 
     archive = Archive(n_chunks, Vocabulary(["词"], np.ones(1)), seed=0)
     archive.n_topics = topics
     archive.topics = _unit(archive.rng.standard_normal((topics, DIM)))
-    vectors = archive.chunk_vectors(archive.rng.integers(0, topics, n_chunks))
-    graph = faiss.IndexHNSWFlat(DIM, segment.HNSW_M, faiss.METRIC_INNER_PRODUCT)
-    graph.hnsw.efConstruction = segment.HNSW_EF_CONSTRUCTION
-    graph.add(vectors)
+    vectors = np.vstack([
+        archive.chunk_vectors(archive.rng.integers(0, topics, min(100_000, n_chunks - i)))
+        for i in range(0, n_chunks, 100_000)
+    ])  # fmt: skip
+    t0 = time.perf_counter()
+    ivf = segment._inverted_file(faiss, vectors, DIM)
+    ivf.add(vectors)
+    build_s = time.perf_counter() - t0
     faiss.omp_set_num_threads(1)
     rng = np.random.default_rng(1)
     rows = rng.integers(0, n_chunks, 200)
     noise = _unit(rng.standard_normal((len(rows), DIM)).astype(np.float32))
     queries = _unit(archive.sentence_vectors(vectors[rows]) + 0.3 * noise)
-    truth = [set(np.argsort(-(vectors @ q))[:10].tolist()) for q in queries]
+    truth = [set(np.argpartition(-(vectors @ q), 10)[:10].tolist()) for q in queries]
+    default = ivf.nprobe
     out = []
-    for ef in efs:
-        graph.hnsw.efSearch = ef
+    for probes in sorted({max(1, default // 2), default, min(ivf.nlist, default * 2)}):
+        ivf.nprobe = probes
         t = time.perf_counter()
-        found = [set(graph.search(q.reshape(1, -1), 10)[1][0].tolist()) for q in queries]
+        found = [set(ivf.search(q.reshape(1, -1), 10)[1][0].tolist()) for q in queries]
         ms = (time.perf_counter() - t) / len(queries) * 1000
         recall = float(np.mean([len(f & e) / 10 for f, e in zip(found, truth, strict=True)]))
-        out.append({"chunks": n_chunks, "topics": topics, "ef": ef, "recall_at_10": recall,
-                    "ms": ms})  # fmt: skip
+        out.append({"chunks": n_chunks, "topics": topics, "cells": ivf.nlist, "probes": probes,
+                    "default": probes == default, "recall_at_10": recall, "ms": ms,
+                    "build_s": build_s})  # fmt: skip
     return out
 
 
@@ -394,12 +400,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=int,
         default=0,
         metavar="TOPICS",
-        help="HNSW recall by efSearch on --chunks vectors in TOPICS neighbourhoods",
+        help="IVF recall by cells scanned on --chunks vectors in TOPICS neighbourhoods",
     )
     args = p.parse_args(argv)
     corpus = Path(args.corpus)
     if args.ann_sweep:
-        for line in ann_sweep(args.chunks, args.ann_sweep, (96, 384, 1024)):
+        for line in ann_sweep(args.chunks, args.ann_sweep):
             print(json.dumps(line))
         return 0
     if args.measure:

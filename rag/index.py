@@ -41,7 +41,6 @@ from rag.errors import ConfigError, IndexCorruptError, IndexMismatchError, Index
 from rag.fsutil import digest_file, exclusive_lock, fsync_dir, fsync_file, write_text_atomic
 from rag.keyword import TOKENIZER_NAME, BM25Params, KeywordHits, KeywordIndex, bm25, idf
 from rag.segment import (
-    HNSW_EF_SEARCH,
     SEGMENT_FILES,
     Segment,
     SegmentData,
@@ -453,7 +452,6 @@ class Index:
     # -- vector search -----------------------------------------------------------------
 
     def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        import faiss
 
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
         found: list[tuple[int, float]] = []
@@ -464,11 +462,7 @@ class Index:
                 continue
             params = None
             if live.selector is not None:  # skip the rows of superseded files
-                params = (
-                    faiss.SearchParametersHNSW(sel=live.selector, efSearch=HNSW_EF_SEARCH)  # type: ignore[attr-defined]
-                    if seg.ann == "hnsw"
-                    else faiss.SearchParameters(sel=live.selector)  # type: ignore[call-arg]
-                )
+                params = seg.search_params(live.selector)
             sims, ids = seg.vectors.search(query, kk, params=params)
             ok = ids[0] >= 0
             rows = self._global(s, ids[0][ok])

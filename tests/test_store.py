@@ -133,16 +133,19 @@ def test_a_segmented_index_scores_like_one_built_at_once(archive: Archive, tmp_p
     )
 
 
-def test_large_segments_search_an_hnsw_graph_that_skips_superseded_rows(
+def test_large_segments_search_an_inverted_file_that_skips_superseded_rows(
     archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(segment_module, "ANN_ROWS", 200)
-    files = _files(archive, list(range(10, 25)))  # 15 files x 20 chunks: one HNSW segment
+    monkeypatch.setattr(segment_module, "ANN_ROWS", 1000)
+    files = _files(archive, list(range(10, 70)))  # 60 files x 20 chunks: one IVF segment
     index = _write(tmp_path / "ann", files)
-    assert index.segments[0].ann == "hnsw"
+    seg = index.segments[0]
+    assert seg.ann == "ivf"
+    assert (seg.vectors.nlist, seg.vectors.nprobe) == (30, 16)  # a query scans 16 of 30 cells
     exact = index.all_vectors()
+    np.testing.assert_allclose(exact[:5], files["synthetic/0000010.txt"][0].vectors[:5], atol=1e-6)
     recalls = []
-    for row in range(0, 300, 15):
+    for row in range(0, 1200, 60):
         vector = index.sentences_of(row)[1].vector
         assert vector is not None
         truth = set(np.argsort(-(exact @ vector))[:10].tolist())
@@ -151,7 +154,7 @@ def test_large_segments_search_an_hnsw_graph_that_skips_superseded_rows(
     replaced = "synthetic/0000010.txt"
     stale = {chunk_id(ch) for ch in files[replaced][0].chunks}
     updated = _add(tmp_path / "ann", _files(archive, [10], n_chunks=5))
-    assert updated.segments[0].ann == "hnsw" and len(updated) == 14 * 20 + 5
+    assert updated.segments[0].ann == "ivf" and len(updated) == 59 * 20 + 5
     vector = files[replaced][0].vectors[0]  # the superseded chunk's own vector
     assert not stale & {chunk_id(updated.chunk(r)) for r, _ in updated.search(vector, 20)}
 
