@@ -22,30 +22,21 @@ import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
 
 from rag import tagger
 from rag.embed import ContextEmbedder, Embedder
-from rag.errors import IndexMismatchError, IngestError, RagError, UnreadableFileError
+from rag.errors import IngestError, RagError, UnreadableFileError
 from rag.fsutil import sha256_file
 from rag.index import (
-    FORMAT_VERSION,
-    MANIFEST,
-    MAX_SEGMENTS,
     FileRecord,
-    Index,
     Manifest,
     SegmentData,
     SentenceKey,
     StoredDocument,
-    commit,
-    compact,
-    read_manifest,
-    stored_format,
-    write_lock,
 )
 from rag.ingest.chunk import ChunkParams
 from rag.ingest.limits import ReadLimits
@@ -53,9 +44,13 @@ from rag.ingest.parse import parse_document
 from rag.ingest.readers import SUPPORTED_SUFFIXES, escape_name, read_document
 from rag.keyword import KeywordIndex
 from rag.segment import text_hash
+from rag.store import StoreVersion, StoreWriter, open_writer
 from rag.tagger import Token
 from rag.text import join_lines, tokenize
 from rag.types import Chunk
+
+if TYPE_CHECKING:
+    from rag.config import MilvusSettings
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +102,7 @@ CommitFn = Callable[[Committed], None]
 
 @dataclass(frozen=True)
 class IngestReport:
-    index: Path
+    index: str  # the directory, or the Milvus index as milvus://URI
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
@@ -179,13 +174,16 @@ def indexed_text(chunk: Chunk) -> str:
 
 
 def chunk_params_for(
-    index_path: Path, *, max_chars: int | None = None, overlap: int | None = None
+    index_path: Path | MilvusSettings,
+    *,
+    max_chars: int | None = None,
+    overlap: int | None = None,
 ) -> ChunkParams:
     """Chunk parameters for an ingest into `index_path`: what was asked for, else what the
     index was built with (so adding a file never re-chunks the others), else the defaults."""
     base = ChunkParams()
     with contextlib.suppress(RagError, TypeError):  # no index yet, or one ingest reports on
-        base = ChunkParams(**read_manifest(index_path).chunker)
+        base = ChunkParams(**_stored_chunker(index_path))
     return ChunkParams(
         max_chars=base.max_chars if max_chars is None else max_chars,
         overlap=base.overlap if overlap is None else overlap,
@@ -223,27 +221,22 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[_Input], list[Skipped]]:
     return inputs, skipped
 
 
+def _stored_chunker(target: Path | MilvusSettings) -> dict[str, Any]:
+    if isinstance(target, Path):
+        from rag.index import read_manifest
+
+        return read_manifest(target).chunker
+    from rag.milvus_store import stored_manifest
+
+    return stored_manifest(target.uri, target.token).chunker
+
+
 def _load_previous(
-    path: Path, manifest_expected: Manifest, sources: Collection[str]
-) -> Index | None:
+    writer: StoreWriter, manifest_expected: Manifest, sources: Collection[str]
+) -> StoreVersion | None:
     """The current index if it can be extended; None when a full rebuild is needed."""
-    if not (path / MANIFEST).exists():
-        return None
-    try:
-        old = Index.load(path)
-    except IndexMismatchError:
-        version, files = stored_format(path)
-        if version >= FORMAT_VERSION:
-            raise  # a newer format: never overwrite what a newer version wrote
-        missing = sorted(set(files) - set(sources))
-        if missing:  # rebuilding from these inputs alone would drop those files
-            shown = ", ".join(missing[:3]) + (" …" if len(missing) > 3 else "")
-            raise IndexMismatchError(
-                f"index {path} has format version {version} and holds files not among "
-                f"these inputs ({shown}). Rebuild it from all its files: "
-                f"rag ingest DOCS --index {path} --rebuild"
-            ) from None
-        log.warning("the index has an older format: re-embedding every file")
+    old = writer.previous(sources)
+    if old is None:
         return None
     old.check_model(manifest_expected.embed_model, manifest_expected.embed_checksum)
     if old.manifest.embed_backend != manifest_expected.embed_backend:
@@ -259,7 +252,7 @@ def _load_previous(
     return old
 
 
-def _previous_part(old: Index, source: str) -> _FilePart:
+def _previous_part(old: StoreVersion, source: str) -> _FilePart:
     """A file's stored version, loaded for re-use of its vectors."""
     data = old.file_data(source)
     record = old.manifest.files[source]
@@ -280,7 +273,7 @@ def _previous_part(old: Index, source: str) -> _FilePart:
 
 def ingest(
     paths: Sequence[str | Path],
-    index_path: Path,
+    index_path: Path | MilvusSettings,
     embedder: Embedder,
     params: ChunkParams,
     *,
@@ -297,9 +290,9 @@ def ingest(
     inputs, skipped = discover(paths)
     if not inputs:
         raise _nothing_ingested(skipped)  # before the model loads: it takes seconds
-    with write_lock(index_path):
+    with open_writer(index_path) as writer:  # the directory (FAISS), or Milvus settings
         return _ingest_locked(
-            inputs, skipped, index_path, embedder, params, prune, rebuild, started,
+            inputs, skipped, writer, embedder, params, prune, rebuild, started,
             _Hooks(progress, limits, commit_every, on_estimate, on_commit), sentence_vectors,
         )  # fmt: skip
 
@@ -316,7 +309,7 @@ class _Hooks:
 def _ingest_locked(
     inputs: list[_Input],
     skipped: list[Skipped],
-    index_path: Path,
+    writer: StoreWriter,
     embedder: Embedder,
     params: ChunkParams,
     prune: bool,
@@ -338,11 +331,11 @@ def _ingest_locked(
         sentence_vectors="pooled" if _pools(embedder, sentence_vectors) else "separate",
     )
     sources = {i.source for i in inputs}
-    old = None if rebuild else _load_previous(index_path, expected, sources)
+    old = None if rebuild else _load_previous(writer, expected, sources)
     parts, kept, changes = _collect(inputs, old, params, prune, skipped, hooks.limits, expected.dim)
     if not any(changes[k] for k in ("added", "updated", "unchanged", "resumed")):
         raise _nothing_ingested(skipped)
-    committer = _Committer(index_path, expected, parts, kept, old, started, hooks.on_commit)
+    committer = _Committer(writer, expected, parts, kept, old, started, hooks.on_commit)
     embed_seconds = _embed_missing(
         parts,
         embedder,
@@ -353,11 +346,11 @@ def _ingest_locked(
         sentence_vectors,
     )
     final = committer.commit(final=True)
-    if len(final.segments) > MAX_SEGMENTS:
-        final = compact(index_path)
+    if committer.current is not None:
+        final = writer.tidy(committer.current)
     escaped = [i.source for i in inputs if i.source != i.path.relative_to(i.root).as_posix()]
     return IngestReport(
-        index=index_path,
+        index=writer.location,
         skipped=skipped,
         escaped=escaped,
         files=len(final.files),
@@ -387,15 +380,15 @@ class _Committer:
 
     def __init__(
         self,
-        path: Path,
+        writer: StoreWriter,
         expected: Manifest,
         parts: Sequence[_FilePart],
         kept: dict[str, FileRecord],
-        old: Index | None,
+        old: StoreVersion | None,
         started: float,
         on_commit: CommitFn | None,
     ) -> None:
-        self.path = path
+        self.writer = writer
         self.expected = expected
         self.parts = parts
         self.kept = kept
@@ -429,8 +422,8 @@ class _Committer:
                 raise IngestError("nothing was ingested (no text found). The index is unchanged.")
             return self.current.manifest if self.current else self.expected
         added = {p.document.source: p.record for p in snapshot}
-        manifest = commit(self.path, self.expected, self.current, kept, added, data)
-        self.current = Index.load(self.path)
+        self.current = self.writer.commit(self.expected, self.current, kept, added, data)
+        manifest = self.current.manifest
         self.commits += 1
         self.duplicates = n_dupes
         self.last_cost = time.perf_counter() - t0
@@ -478,7 +471,7 @@ def _snapshot(part: _FilePart) -> _FilePart | None:
 
 def _collect(
     inputs: Iterable[_Input],
-    old: Index | None,
+    old: StoreVersion | None,
     params: ChunkParams,
     prune: bool,
     skipped: list[Skipped],

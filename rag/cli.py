@@ -35,7 +35,7 @@ def _add_index(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--store",
         choices=["faiss", "milvus"],
-        help="read the index from the directory (faiss) or from Milvus at $RAG_MILVUS_URI "
+        help="the index: the directory (faiss) or Milvus at $RAG_MILVUS_URI "
         "(default: $RAG_STORE or faiss)",
     )
 
@@ -227,13 +227,12 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from rag.embed import SentenceTransformerEmbedder
     from rag.ingest.pipeline import chunk_params_for, ingest
 
-    _faiss_only(settings, "ingest")
-    params = chunk_params_for(settings.index, max_chars=args.max_chars, overlap=args.overlap)
+    params = chunk_params_for(settings.target, max_chars=args.max_chars, overlap=args.overlap)
     bar = None if args.quiet else _TqdmProgress()
     try:
         report = ingest(
             args.paths,
-            settings.index,
+            settings.target,  # the directory, or Milvus with --store milvus
             SentenceTransformerEmbedder(settings.embed),
             params,
             prune=args.prune,

@@ -71,6 +71,11 @@ class Settings:
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
+    @property
+    def target(self) -> Path | MilvusSettings:
+        """Where an ingest writes (rag.store.open_writer): the index directory, or Milvus."""
+        return self.milvus if self.store == "milvus" else self.index
+
 
 def default_cache_dir(env: Mapping[str, str]) -> Path:
     if env.get("RAG_CACHE_DIR"):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -52,9 +53,12 @@ from rag.store import article_context
 from rag.tagger import TAGGER_NAME, Token
 from rag.types import Chunk
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "FORMAT_VERSION", "MANIFEST", "FileRecord", "Index", "Manifest", "SegmentData",
-    "SentenceKey", "StoredDocument", "chunk_id", "commit", "read_manifest", "write_lock",
+    "SentenceKey", "StoredDocument", "chunk_id", "commit", "open_writer", "read_manifest",
+    "write_lock",
 ]  # fmt: skip
 
 FORMAT_VERSION = 3  # 3: segments; 2: LAC word/entity tags of every sentence
@@ -659,6 +663,57 @@ def write_lock(path: Path) -> Iterator[None]:
         ) from exc
     with exclusive_lock(path / ".lock", "writing this index"):
         yield
+
+
+class FaissWriter:
+    """The writer of an index directory (rag.store.StoreWriter), under its write lock:
+    `commit` and `compact` above, on today's layout."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.location = str(path)
+
+    def previous(self, sources: Collection[str]) -> Index | None:
+        if not (self.path / MANIFEST).exists():
+            return None
+        try:
+            return Index.load(self.path)
+        except IndexMismatchError:
+            version, files = stored_format(self.path)
+            if version >= FORMAT_VERSION:
+                raise  # a newer format: never overwrite what a newer version wrote
+            missing = sorted(set(files) - set(sources))
+            if missing:  # rebuilding from these inputs alone would drop those files
+                shown = ", ".join(missing[:3]) + (" …" if len(missing) > 3 else "")
+                raise IndexMismatchError(
+                    f"index {self.path} has format version {version} and holds files not "
+                    f"among these inputs ({shown}). Rebuild it from all its files: "
+                    f"rag ingest DOCS --index {self.path} --rebuild"
+                ) from None
+            log.warning("the index has an older format: re-embedding every file")
+            return None
+
+    def commit(
+        self,
+        manifest: Manifest,
+        previous: Any,
+        kept: dict[str, FileRecord],
+        added: dict[str, FileRecord],
+        data: SegmentData | None,
+    ) -> Index:
+        commit(self.path, manifest, previous, kept, added, data)
+        return Index.load(self.path)
+
+    def tidy(self, version: Any) -> Manifest:
+        m: Manifest = version.manifest
+        return compact(self.path) if len(m.segments) > MAX_SEGMENTS else m
+
+
+@contextlib.contextmanager
+def open_writer(path: Path) -> Iterator[FaissWriter]:
+    """The writer of the index directory `path`, holding its write lock for the block."""
+    with write_lock(path):
+        yield FaissWriter(path)
 
 
 def _new_name(prefix: str) -> str:

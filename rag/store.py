@@ -13,13 +13,15 @@ Vectors are L2-normalised float32; every similarity is an inner product (cosine)
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
 if TYPE_CHECKING:
-    from rag.index import Manifest, SentenceInfo
+    from rag.config import MilvusSettings
+    from rag.index import FileRecord, Manifest, SegmentData, SentenceInfo
     from rag.keyword import KeywordHits
     from rag.types import Chunk
 
@@ -106,3 +108,68 @@ def article_context(
         a_start, a_end = min(s for s, _ in spans), max(e for _, e in spans)
     a_start, a_end = min(a_start, start), max(a_end, end)
     return text[a_start:start], text[start:end], text[end:a_end]
+
+
+# -- the write side ----------------------------------------------------------------------
+
+
+class StoreVersion(Protocol):
+    """A committed version, as a writer reads it back to extend it."""
+
+    manifest: Manifest
+
+    def check_model(self, model_id: str, checksum: str, backend: str = "torch") -> None: ...
+
+    def file_data(self, source: str) -> SegmentData:
+        """Everything stored for one file (chunks, vectors, sentences, tags, document), for
+        a writer re-using its vectors."""
+        ...
+
+    def hashes(self, sources: Collection[str]) -> set[int]:
+        """Text hashes of the live chunks of some files (rag.segment.text_hash)."""
+        ...
+
+
+class StoreWriter(Protocol):
+    """The one writer of an index, holding its write lock (`open_writer`).
+
+    A commit publishes a new version atomically: `kept` files stay as they are in
+    `previous`, the files of `added` are (re-)written from `data` (upsert), and every file
+    of `previous` in neither is deleted (prune). Readers see the previous version or the
+    new one, never a mix (each implementation says how exactly).
+    """
+
+    location: str  # the index, as messages name it
+
+    def previous(self, sources: Collection[str]) -> StoreVersion | None:
+        """The committed version to extend; None when there is none, or when it must be
+        rebuilt from `sources` (an older format). IndexMismatchError when it cannot be."""
+        ...
+
+    def commit(
+        self,
+        manifest: Manifest,
+        previous: StoreVersion | None,
+        kept: dict[str, FileRecord],
+        added: dict[str, FileRecord],
+        data: SegmentData | None,
+    ) -> StoreVersion:
+        """Publish a version; returns it, loaded."""
+        ...
+
+    def tidy(self, version: StoreVersion) -> Manifest:
+        """Housekeeping after the last commit of an ingest (the FAISS store merges its
+        segments once there are too many); returns the manifest then current."""
+        ...
+
+
+def open_writer(target: Path | MilvusSettings) -> AbstractContextManager[StoreWriter]:
+    """The writer of an index directory (FAISS) or of a Milvus index, locked for the
+    block: a second writer waits for the first, as `rag ingest` always has."""
+    if isinstance(target, Path):
+        from rag.index import open_writer as faiss_writer
+
+        return faiss_writer(target)
+    from rag.milvus_store import open_writer as milvus_writer
+
+    return milvus_writer(target.uri, target.token)

@@ -152,7 +152,7 @@ class ChatPage:
 
             report = ingest(
                 [staging],
-                self.assistant.settings.index,
+                self.assistant.settings.target,
                 self.assistant.embedder,
                 self._chunk_params(),
                 progress=report_progress,
@@ -185,7 +185,7 @@ class ChatPage:
 
     def _chunk_params(self) -> ChunkParams:
         """Chunk new files like the rest of the index, so nothing gets re-chunked."""
-        return chunk_params_for(self.assistant.settings.index)
+        return chunk_params_for(self.assistant.settings.target)
 
     def header(self) -> str:
         try:
