@@ -49,7 +49,10 @@ class EmbedSettings:
     cache_dir: Path = Path.home() / ".cache" / APP_NAME
     query_prompt: str | None = None  # None: use the model's own prompt
     passage_prompt: str | None = None
-    batch_size: int = 32
+    # A batch holds at most batch_size texts and token_budget padded tokens (texts x the
+    # longest), texts of similar length together (rag.embed.length_batches).
+    batch_size: int = 16
+    token_budget: int = 2048
     backend: Backend = "torch"
 
 
