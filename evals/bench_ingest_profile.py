@@ -1,7 +1,8 @@
 """Where ingest's time goes (issue 12): cProfile around one ingest of a corpus, model loaded
-and warmed first, top functions by cumulative time.
+and warmed first, top functions by cumulative time. Profiles today's "separate" vectors
+unless a third argument names another mode (composed, pooled).
 
-    python -m rag.evals.bench_ingest_profile data/corpus /tmp/profile-index
+    python -m rag.evals.bench_ingest_profile data/corpus /tmp/profile-index [MODE]
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from rag import tagger
 from rag.config import load_settings
 from rag.embed import SentenceTransformerEmbedder
 from rag.ingest.chunk import ChunkParams
-from rag.ingest.pipeline import ingest
+from rag.ingest.pipeline import SentenceVectors, ingest
 
 
-def profile(corpus: Path, index: Path, top: int = 45) -> None:
+def profile(corpus: Path, index: Path, mode: SentenceVectors, top: int = 45) -> None:
     import torch
 
     print(f"torch threads: {torch.get_num_threads()} intra-op, {torch.get_num_interop_threads()}")
@@ -31,7 +32,7 @@ def profile(corpus: Path, index: Path, top: int = 45) -> None:
     profiler = cProfile.Profile()
     started = time.perf_counter()
     profiler.enable()
-    report = ingest([corpus], index, embedder, ChunkParams())
+    report = ingest([corpus], index, embedder, ChunkParams(), sentence_vectors=mode)
     profiler.disable()
     print(
         f"wall {time.perf_counter() - started:.1f} s, embedding {report.embed_seconds:.1f} s, "
@@ -42,4 +43,5 @@ def profile(corpus: Path, index: Path, top: int = 45) -> None:
 
 
 if __name__ == "__main__":
-    profile(Path(sys.argv[1]), Path(sys.argv[2]))
+    mode = sys.argv[3] if len(sys.argv) > 3 else "separate"
+    profile(Path(sys.argv[1]), Path(sys.argv[2]), mode)  # type: ignore[arg-type]
