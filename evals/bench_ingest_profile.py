@@ -43,5 +43,7 @@ def profile(corpus: Path, index: Path, mode: SentenceVectors, top: int = 45) -> 
 
 
 if __name__ == "__main__":
-    mode = sys.argv[3] if len(sys.argv) > 3 else "separate"
-    profile(Path(sys.argv[1]), Path(sys.argv[2]), mode)  # type: ignore[arg-type]
+    modes: dict[str, SentenceVectors] = {"separate": "separate", "composed": "composed",
+                                         "pooled": "pooled"}  # fmt: skip
+    mode = modes[sys.argv[3] if sys.argv[3:] else "separate"]
+    profile(Path(sys.argv[1]), Path(sys.argv[2]), mode)
