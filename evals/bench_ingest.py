@@ -2,9 +2,12 @@
 
     python -m rag.evals.bench ingest --corpus data/corpus --generated-files 300
 
-"before" is PyTorch fp32 with every sentence embedded on its own; the others change one thing
-at a time: the int8 ONNX backend, then sentence vectors pooled from the chunk's forward pass
-(DEFAULT names the shipped combination, CANDIDATE the one also run on the generated corpus).
+"before" is today's pipeline as of BASELINE, the commit before this work (PyTorch fp32, every
+chunk and every sentence embedded on its own): its code is taken from git (`git archive`) and
+run in its own process. The others change one thing at a time: this branch's batching (texts of
+similar token length together, each distinct text once: the same vectors), then chunk vectors
+composed from the sentence pass, then the int8 ONNX backend (DEFAULT names the shipped
+combination; GENERATED the pipelines also run on the generated corpus).
 Each ingest runs in its own process (its own peak RSS), on
 the demo corpus and on a generated corpus: the demo articles with their sentences shuffled
 (deterministically) into many distinct files. Quality is measured on the gold test split
@@ -14,6 +17,7 @@ with the shipped hybrid retrieval; latency with warm `ask()` and query embedding
 from __future__ import annotations
 
 import json
+import os
 import random
 import resource
 import shutil
@@ -28,15 +32,18 @@ from typing import Any
 import numpy as np
 
 from rag.config import Backend, load_settings
-from rag.ingest.pipeline import SENTENCE_VECTORS, SentenceVectors
+from rag.ingest.pipeline import SentenceVectors
 
+BASELINE = "a0c645a"  # main before issue 12's second pass: "today's" pipeline
+BEFORE = "before: torch, separate"
 PIPELINES: dict[str, tuple[Backend, SentenceVectors]] = {
-    "before: torch, separate": ("torch", "separate"),
-    "onnx, separate": ("onnx", "separate"),
-    "onnx, pooled": ("onnx", "pooled"),
+    BEFORE: ("torch", "separate"),
+    "torch, separate, length batches": ("torch", "separate"),
+    "torch, composed": ("torch", "composed"),
+    "onnx-int8, composed": ("onnx", "composed"),
 }
-DEFAULT = f"before: torch, {SENTENCE_VECTORS}"  # what `rag ingest` does (docs/benchmarks.md)
-CANDIDATE = "onnx, separate"  # the fastest pipeline near the quality bar; also on the big corpus
+DEFAULT = "onnx-int8, composed"  # what `make demo` runs (docs/benchmarks.md)
+GENERATED = (BEFORE, "torch, separate, length batches", "torch, composed", DEFAULT)
 
 
 @dataclass(frozen=True)
@@ -82,13 +89,37 @@ def generate_corpus(corpus: Path, out: Path, files: int, seed: int = 12) -> Path
     return out
 
 
-def run_one(backend: Backend, sentences: SentenceVectors, corpus: Path, index: Path) -> Run:
-    """One ingest in a fresh process (model loaded inside it, as `rag ingest` does)."""
+def run_one(
+    backend: Backend, sentences: SentenceVectors, corpus: Path, index: Path, code: Path | None
+) -> Run:
+    """One ingest in a fresh process (model loaded inside it, as `rag ingest` does); with
+    `code`, the package tree of another commit (`baseline_tree`) runs it."""
     cmd = [sys.executable, "-m", "rag.evals.bench_ingest", "_one", backend, sentences]
+    # sys.path starts with the working directory: run the other tree from inside it.
+    env = dict(os.environ, PYTHONPATH=str(code)) if code else None
     out = subprocess.run(
-        [*cmd, str(corpus), str(index)], check=True, capture_output=True, text=True
-    ).stdout
+        [*cmd, str(corpus.resolve()), str(index.resolve())],
+        check=True, capture_output=True, text=True, env=env, cwd=code,
+    ).stdout  # fmt: skip
     return Run(**json.loads(out.strip().splitlines()[-1]))
+
+
+def baseline_tree(rev: str, out: Path) -> Path:
+    """The `rag` package of commit `rev`, laid out as installed (ingest/ and evals/ inside
+    rag/), to put first on PYTHONPATH: the editable install's finder comes after it."""
+    repo = Path(__file__).resolve().parent.parent
+    raw = out / "src"
+    raw.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(repo), "archive", rev, "rag", "ingest", "evals"],
+        check=True, capture_output=True,
+    ).stdout  # fmt: skip
+    subprocess.run(["tar", "-x", "-C", str(raw)], input=archive, check=True)
+    tree = out / "pkg"
+    shutil.copytree(raw / "rag", tree / "rag")
+    shutil.copytree(raw / "ingest", tree / "rag" / "ingest")
+    shutil.copytree(raw / "evals", tree / "rag" / "evals")
+    return tree
 
 
 def _one(backend: Backend, sentences: SentenceVectors, corpus: Path, index: Path) -> None:
@@ -193,6 +224,7 @@ def bench(corpus: Path, generated_files: int, ask_limit: int) -> str:
 
 def _bench(corpus: Path, n_files: int, ask_limit: int, work: Path, header: Any) -> list[str]:
     generated = generate_corpus(corpus, work / "generated", n_files)
+    old = baseline_tree(BASELINE, work / "baseline")
     lines = header(
         "Ingest: today's pipeline against the new one (issue 12)",
         f"python -m rag.evals.bench ingest --corpus {corpus} --generated-files {n_files}",
@@ -203,12 +235,12 @@ def _bench(corpus: Path, n_files: int, ask_limit: int, work: Path, header: Any) 
         "|---|---|---|---|---|---|",
     ]
     for name, (backend, mode) in PIPELINES.items():
-        path = work / f"demo-{backend}-{mode}"
-        demo[name] = (run_one(backend, mode, corpus, path), path)
+        path = work / f"demo-{len(demo)}"
+        demo[name] = (run_one(backend, mode, corpus, path, old if name == BEFORE else None), path)
     gen = {
-        name: run_one(backend, mode, generated, work / f"gen-{backend}-{mode}")
-        for name, (backend, mode) in PIPELINES.items()
-        if name in (DEFAULT, CANDIDATE)
+        name: run_one(backend, mode, generated, work / f"gen-{k}", old if name == BEFORE else None)
+        for k, (name, (backend, mode)) in enumerate(PIPELINES.items())
+        if name in GENERATED
     }
     for label, runs in (("demo", {k: v[0] for k, v in demo.items()}), ("generated", gen)):
         before = next(iter(runs.values()))
@@ -218,11 +250,12 @@ def _bench(corpus: Path, n_files: int, ask_limit: int, work: Path, header: Any) 
                 f"{run.seconds:.1f} s | {run.seconds / before.seconds:.2f} | "
                 f"{run.chars_per_second:.0f} | {run.rss_mb:.0f} MB |"
             )
-    after_name = CANDIDATE
+    after_name = "torch, composed"  # raw encode: the same torch embedder
     raw_s, raw_chars = raw_encode(demo[after_name][1])
     lines += [
         "",
-        f"Raw fp32 PyTorch encode of the demo chunks alone: {raw_s:.1f} s, "
+        "Raw fp32 PyTorch encode of the demo chunks alone (this branch's batching): "
+        f"{raw_s:.1f} s, "
         f"**{raw_chars / raw_s:.0f} chars/s** (compare the chars/s column).",
         "",
         "| pipeline (demo index) | hybrid hit@5 | MRR@10 | English hit@5 | warm `ask()` p50 "

@@ -11,8 +11,9 @@ Environment variables (all optional; CLI flags win over them):
 - RAG_EMBED_MODEL: sentence-transformers model id or local path
   (default bundled:multilingual-e5-small, which needs no download)
 - RAG_EMBED_BACKEND: what runs the embedding model: torch (sentence-transformers on
-  PyTorch, fp32; the default) or onnx (its int8 ONNX export, run by onnxruntime: questions
-  about 3x faster, retrieval about a point lower; docs/benchmarks.md). No openvino.
+  PyTorch, fp32; the library's default) or onnx (its int8 ONNX export, run by onnxruntime:
+  ingest 2.3x and questions about 3x faster than torch at the same retrieval quality on the
+  gold test split; what `make demo` uses; docs/benchmarks.md). No openvino.
 - RAG_QUERY_PROMPT / RAG_PASSAGE_PROMPT: text put before queries / passages
   (default: the model's own "query" and "passage" prompts)
 - OPENAI_API_KEY: its presence means an LLM is configured (else answers are extractive)
@@ -49,7 +50,10 @@ class EmbedSettings:
     cache_dir: Path = Path.home() / ".cache" / APP_NAME
     query_prompt: str | None = None  # None: use the model's own prompt
     passage_prompt: str | None = None
-    batch_size: int = 32
+    # A batch holds at most batch_size texts and token_budget padded tokens (texts x the
+    # longest), texts of similar length together (rag.embed.length_batches).
+    batch_size: int = 16
+    token_budget: int = 2048
     backend: Backend = "torch"
 
 
@@ -86,8 +90,8 @@ def default_cache_dir(env: Mapping[str, str]) -> Path:
 
 
 def embed_backend(env: Mapping[str, str]) -> Backend:
-    """RAG_EMBED_BACKEND, else torch: the only backend that met the retrieval quality bar
-    on the gold test split (docs/benchmarks.md)."""
+    """RAG_EMBED_BACKEND, else torch (the backend every index and test of the library was
+    built with so far; `make demo` sets onnx, the faster one: docs/benchmarks.md)."""
     raw = (env.get("RAG_EMBED_BACKEND") or "").strip().lower()
     if not raw:
         return "torch"

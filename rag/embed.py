@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -67,6 +67,33 @@ class ContextEmbedder(Protocol):
         """Passage vectors of `texts` (n, dim), and for text i a (len(spans[i]), dim) array:
         the mean of its tokens overlapping each span, normalised (a zero row: no tokens)."""
         ...
+
+
+@runtime_checkable
+class SumEmbedder(Protocol):
+    """An embedder that also returns each text's token-state sum, so that the vector of
+    several texts' tokens together is `normalise(sum of their sums)` without a new pass."""
+
+    def embed_with_sums(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Passage vectors of `texts` (n, dim), exactly `embed(texts, "passage")`'s, and the
+        (n, dim) float32 sums of each text's token states (prompt and special tokens too)."""
+        ...
+
+
+def length_batches(lengths: Sequence[int], max_texts: int, max_tokens: int) -> list[list[int]]:
+    """Indices of texts in batches of similar length, longest first: at most `max_texts`
+    texts and `max_tokens` padded tokens (texts x longest) a batch, so short texts are not
+    padded to a long neighbour's length and long ones come a few at a time."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    for i in order:
+        if batches and len(batches[-1]) < max_texts:
+            longest = lengths[batches[-1][0]]
+            if longest * (len(batches[-1]) + 1) <= max_tokens:
+                batches[-1].append(i)
+                continue
+        batches.append([i])
+    return batches
 
 
 def _hash_model_dir(path: Path) -> str:
@@ -207,28 +234,61 @@ class SentenceTransformerEmbedder:
         if self._settings.backend == "onnx" and not texts:
             vectors = np.zeros((0, self.dim), np.float32)
         elif self._settings.backend == "onnx":
-            vectors = self._onnx.encode(texts, self.prompt(kind), self._settings.batch_size)
+            vectors = self._onnx.encode(texts, self.prompt(kind), self._batching)
         else:
-            vectors = self.model.encode(
-                list(texts),
-                prompt=self.prompt(kind),
-                batch_size=self._settings.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            ).astype(np.float32, copy=False)
+            vectors = self._torch(texts, kind, sums=False)[0]
         if kind == "query" and len(texts) == 1:
             self._remember(texts[0], vectors[0])
         return vectors
+
+    def embed_with_sums(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        if self._settings.backend == "onnx":
+            return self._onnx.encode_sums(texts, self.prompt("passage"), self._batching)
+        vectors, sums = self._torch(texts, "passage", sums=True)
+        return vectors, sums
+
+    @property
+    def _batching(self) -> tuple[int, int]:
+        return self._settings.batch_size, self._settings.token_budget
+
+    def _torch(self, texts: Sequence[str], kind: Kind, *, sums: bool) -> tuple[np.ndarray, ...]:
+        """Vectors (and token-state sums) through sentence-transformers, in batches of
+        similar token length (`length_batches`): padding is wasted work."""
+        prompt = self.prompt(kind)
+        full = [prompt + t for t in texts]
+        tokenizer = self.model.tokenizer
+        limit = self.model.max_seq_length or 512
+        lengths = [min(len(ids), limit) for ids in tokenizer(full)["input_ids"]] if full else []
+        out = np.zeros((len(texts), self.dim), np.float32)
+        summed = np.zeros((len(texts), self.dim), np.float32) if sums else out[:0]
+        for rows in length_batches(lengths, *self._batching):
+            batch = [texts[i] for i in rows]
+            if not sums:
+                out[rows] = self._encode(batch, prompt, None)
+                continue
+            for i, item in zip(rows, self._encode(batch, prompt, "all"), strict=True):
+                mask = item["attention_mask"].unsqueeze(-1).to(item["token_embeddings"].dtype)
+                out[i] = item["sentence_embedding"].float().numpy()
+                summed[i] = (item["token_embeddings"] * mask).sum(0).float().numpy()
+        return (out, summed) if sums else (out,)
+
+    def _encode(self, batch: list[str], prompt: str, outputs: Literal["all"] | None) -> Any:
+        if outputs is None:
+            return self.model.encode(
+                batch, prompt=prompt, batch_size=len(batch), normalize_embeddings=True,
+                convert_to_numpy=True, show_progress_bar=False,
+            )  # fmt: skip
+        return self.model.encode(
+            batch, prompt=prompt, batch_size=len(batch), output_value=None,
+            show_progress_bar=False,
+        )  # fmt: skip
 
     def embed_in_context(
         self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         if self._settings.backend != "onnx":
             raise ModelError("sentence vectors pooled in context need RAG_EMBED_BACKEND=onnx")
-        return self._onnx.encode_spans(
-            texts, spans, self.prompt("passage"), self._settings.batch_size
-        )
+        return self._onnx.encode_spans(texts, spans, self.prompt("passage"), self._batching)
 
     def _remember(self, text: str, vector: np.ndarray) -> None:
         self._query_cache[text] = vector

@@ -84,60 +84,76 @@ class OnnxEncoder:
         self.session = _session(export_dir / _FILE)
         self.tokenizer = _tokenizer(model_dir)
 
-    def encode(self, texts: Sequence[str], prompt: str, batch_size: int) -> np.ndarray:
-        """(len(texts), dim) float32. Batches hold texts of similar length (less padding)."""
-        full = [prompt + t for t in texts]
-        order = sorted(range(len(full)), key=lambda i: -len(full[i]))
-        out: np.ndarray | None = None
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            vectors = self._pooled([full[i] for i in rows])
-            if out is None:
-                out = np.empty((len(full), vectors.shape[1]), np.float32)
-            out[rows] = vectors
-        return out if out is not None else np.zeros((0, 0), np.float32)
+    def encode(self, texts: Sequence[str], prompt: str, batching: tuple[int, int]) -> np.ndarray:
+        """(len(texts), dim) float32, in batches of similar token length (less padding);
+        `batching` is (texts, padded tokens) at most per batch (rag.embed.length_batches)."""
+        return self.encode_sums(texts, prompt, batching)[0]
+
+    def encode_sums(
+        self, texts: Sequence[str], prompt: str, batching: tuple[int, int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The vectors, and the (len(texts), dim) sums of each text's token states."""
+        _, ids, mask = self._tokens([prompt + t for t in texts])
+        out = np.zeros((len(texts), 0), np.float32)
+        sums = out
+        for rows, states, batch_mask in self._passes(ids, mask, batching):
+            summed = np.einsum("btd,bt->bd", states, batch_mask.astype(np.float32))
+            if not out.shape[1]:
+                out = np.zeros((len(texts), states.shape[2]), np.float32)
+                sums = np.zeros_like(out)
+            out[rows] = _mean(states, batch_mask)
+            sums[rows] = summed
+        return out, sums
 
     def encode_spans(
         self,
         texts: Sequence[str],
         spans: Sequence[Sequence[tuple[int, int]]],
         prompt: str,
-        batch_size: int,
+        batching: tuple[int, int],
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """Each text's vector and, from the same forward pass, one vector per character span
         of it: the mean of the tokens overlapping the span, in the text's context.
 
         A span without a token (truncated away) gets a zero row; the caller embeds it apart.
         """
-        full = [prompt + t for t in texts]
-        order = sorted(range(len(full)), key=lambda i: -len(full[i]))
-        vectors: list[np.ndarray] = [np.zeros(0, np.float32)] * len(full)
-        span_vectors: list[np.ndarray] = [np.zeros(0, np.float32)] * len(full)
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            encodings = self.tokenizer.encode_batch([full[i] for i in rows])
-            states, mask = self._states(encodings)
-            pooled = _mean(states, mask)
+        encodings, ids, mask = self._tokens([prompt + t for t in texts])
+        vectors: list[np.ndarray] = [np.zeros(0, np.float32)] * len(texts)
+        span_vectors: list[np.ndarray] = [np.zeros(0, np.float32)] * len(texts)
+        for rows, states, batch_mask in self._passes(ids, mask, batching):
+            pooled = _mean(states, batch_mask)
+            width = states.shape[1]
             for k, i in enumerate(rows):
                 vectors[i] = pooled[k]
                 shifted = [(a + len(prompt), b + len(prompt)) for a, b in spans[i]]
-                span_mask = _span_mask(encodings[k].offsets, mask[k], shifted)
+                span_mask = _span_mask(encodings[i].offsets[:width], batch_mask[k], shifted)
                 span_vectors[i] = _mean(
                     np.broadcast_to(states[k], (len(shifted), *states[k].shape)), span_mask
                 )
-        dim = vectors[0].shape[0] if full else 0
-        return np.vstack(vectors) if full else np.zeros((0, dim), np.float32), span_vectors
+        dim = vectors[0].shape[0] if texts else 0
+        return np.vstack(vectors) if texts else np.zeros((0, dim), np.float32), span_vectors
 
-    def _pooled(self, texts: list[str]) -> np.ndarray:
-        states, mask = self._states(self.tokenizer.encode_batch(texts))
-        return _mean(states, mask)
+    def _tokens(self, full: list[str]) -> tuple[list[Any], np.ndarray, np.ndarray]:
+        """Encodings, and ids and attention mask padded (on the right) to the longest."""
+        encodings = self.tokenizer.encode_batch(full)
+        ids = np.array([e.ids for e in encodings], np.int64).reshape(len(full), -1)
+        mask = np.array([e.attention_mask for e in encodings], np.int64).reshape(len(full), -1)
+        return encodings, ids, mask
 
-    def _states(self, encodings: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
-        """(batch, tokens, dim) last hidden states and the (batch, tokens) attention mask."""
-        ids = np.array([e.ids for e in encodings], np.int64)  # padded to the longest
-        mask = np.array([e.attention_mask for e in encodings], np.int64)
-        (states,) = self.session.run(None, {"input_ids": ids, "attention_mask": mask})
-        return states, mask
+    def _passes(
+        self, ids: np.ndarray, mask: np.ndarray, batching: tuple[int, int]
+    ) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
+        """(rows, (b, t, dim) last hidden states, (b, t) mask) per batch of similar length,
+        each batch cut to its own longest text."""
+        from rag.embed import length_batches
+
+        lengths = mask.sum(axis=1).tolist()
+        for rows in length_batches(lengths, *batching):
+            width = int(max(lengths[i] for i in rows))
+            batch_ids, batch_mask = ids[rows, :width], mask[rows, :width]
+            feeds = {"input_ids": batch_ids, "attention_mask": batch_mask}
+            (states,) = self.session.run(None, feeds)
+            yield rows, states, batch_mask
 
 
 def _mean(states: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -186,7 +186,7 @@ def test_interrupted_ingest_keeps_its_batches_and_resumes(
 
     with pytest.raises(KeyboardInterrupt):
         ingest([docs], index, embedder, ChunkParams(), commit_every=0,
-               on_commit=stop_after_first_commit)  # fmt: skip
+               on_commit=stop_after_first_commit, sentence_vectors="separate")  # fmt: skip
     assert commits and commits[0].partial == "a.txt"
     partial = read_manifest(index).files["a.txt"]
     full = parse_document(read_document(docs / "a.txt", docs), ChunkParams())
@@ -196,7 +196,9 @@ def test_interrupted_ingest_keeps_its_batches_and_resumes(
     assert len(kept.chunks) == partial.chunks
 
     estimates = []
-    report = ingest([docs], index, embedder, ChunkParams(), on_estimate=estimates.append)
+    # "separate": the check below compares chunk vectors with each chunk embedded alone.
+    report = ingest([docs], index, embedder, ChunkParams(), on_estimate=estimates.append,
+                    sentence_vectors="separate")  # fmt: skip
     assert report.resumed == ["a.txt"] and report.added == ["b.txt"]
     assert report.vectors_reused >= partial.chunks
     assert estimates and estimates[0].reused == report.vectors_reused
