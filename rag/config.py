@@ -26,6 +26,7 @@ Environment variables (all optional; CLI flags win over them):
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -89,12 +90,14 @@ def default_cache_dir(env: Mapping[str, str]) -> Path:
     return base / APP_NAME
 
 
-def embed_backend(env: Mapping[str, str]) -> Backend:
-    """RAG_EMBED_BACKEND, else torch (the backend every index and test of the library was
-    built with so far; `make demo` sets onnx, the faster one: docs/benchmarks.md)."""
+def embed_backend(env: Mapping[str, str], index: Path | None = None) -> Backend:
+    """RAG_EMBED_BACKEND, else the backend that built the index at `index` (so adding a file
+    or asking a question never switches backend behind the user's back: another backend
+    re-embeds every file), else torch. `make demo` sets onnx, the faster one
+    (docs/benchmarks.md)."""
     raw = (env.get("RAG_EMBED_BACKEND") or "").strip().lower()
     if not raw:
-        return "torch"
+        return _recorded_backend(index) if index is not None else "torch"
     if raw == "openvino":
         raise ConfigError(
             "RAG_EMBED_BACKEND=openvino is not available in this build (optimum-intel is not "
@@ -105,6 +108,16 @@ def embed_backend(env: Mapping[str, str]) -> Backend:
     if raw == "onnx":
         return "onnx"
     raise ConfigError(f"RAG_EMBED_BACKEND={raw!r} is not one of torch, onnx")
+
+
+def _recorded_backend(index: Path) -> Backend:
+    """The embedding backend an index's manifest records; torch when there is no readable
+    manifest (opening the index reports a damaged one, with its remedy)."""
+    try:
+        recorded = json.loads((index / "manifest.json").read_text("utf-8")).get("embed_backend")
+    except (OSError, ValueError, AttributeError):
+        return "torch"
+    return "onnx" if str(recorded).startswith("onnx") else "torch"  # "onnx-int8"
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
@@ -175,15 +188,16 @@ def load_settings(
     """Build Settings from the environment, with explicit arguments (CLI flags) winning."""
     env = os.environ if env is None else env
     model = embed_model or env.get("RAG_EMBED_MODEL") or DEFAULT_EMBED_MODEL
+    index_path = Path(index or env.get("RAG_INDEX") or "data/index").expanduser()
     embed = EmbedSettings(
         model=model,
-        backend=embed_backend(env),
+        backend=embed_backend(env, index_path),
         cache_dir=default_cache_dir(env),
         query_prompt=env.get("RAG_QUERY_PROMPT"),
         passage_prompt=env.get("RAG_PASSAGE_PROMPT"),
     )
     return Settings(
-        index=Path(index or env.get("RAG_INDEX") or "data/index").expanduser(),
+        index=index_path,
         embed=embed,
         llm=llm_from_env(env, model=llm_model, base_url=base_url, api_key=api_key),
         limits=limits_from_env(

@@ -136,8 +136,8 @@ def test_export_is_cached_and_checksummed(
         onnx_model.verify(copy)
 
 
-def test_backend_settings_and_compatibility() -> None:
-    assert load_settings({}).embed.backend == "torch"
+def test_backend_settings_and_compatibility(tmp_path: Path) -> None:
+    assert load_settings({"RAG_INDEX": str(tmp_path / "none")}).embed.backend == "torch"
     assert load_settings({"RAG_EMBED_BACKEND": " ONNX "}).embed.backend == "onnx"
     assert load_settings({"RAG_EMBED_BACKEND": "torch"}).embed.backend == "torch"
     for bad in ("openvino", "cuda"):
@@ -177,5 +177,9 @@ def test_manifest_records_the_backend_and_queries_across_backends(
     assert stored and all(v is not None for v in stored)
     assert np.allclose(np.linalg.norm(np.vstack(stored), axis=1), 1.0, atol=1e-4)  # type: ignore[arg-type]
     index.check_model(m.embed_model, m.embed_checksum, "torch")  # compatible: no error
+    # Unless told otherwise, the next ingest or question uses the backend that built it.
+    where = {"RAG_INDEX": str(tmp_path / "index")}
+    assert load_settings(where).embed.backend == "onnx"
+    assert load_settings({**where, "RAG_EMBED_BACKEND": "torch"}).embed.backend == "torch"
     with pytest.raises(IndexMismatchError, match="RAG_EMBED_BACKEND"):
         index.check_model(m.embed_model, m.embed_checksum, "openvino-int8")
