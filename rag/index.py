@@ -458,7 +458,6 @@ class Index:
     # -- vector search -----------------------------------------------------------------
 
     def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
         found: list[tuple[int, float]] = []
         for s, seg in enumerate(self.segments):
