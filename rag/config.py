@@ -189,9 +189,11 @@ def load_settings(
     env = os.environ if env is None else env
     model = embed_model or env.get("RAG_EMBED_MODEL") or DEFAULT_EMBED_MODEL
     index_path = Path(index or env.get("RAG_INDEX") or "data/index").expanduser()
+    stores = store_from_env(env, store)
     embed = EmbedSettings(
         model=model,
-        backend=embed_backend(env, index_path),
+        # the directory's manifest names its backend; a Milvus index is not read here
+        backend=embed_backend(env, index_path if stores["store"] == "faiss" else None),
         cache_dir=default_cache_dir(env),
         query_prompt=env.get("RAG_QUERY_PROMPT"),
         passage_prompt=env.get("RAG_PASSAGE_PROMPT"),
@@ -203,7 +205,7 @@ def load_settings(
         limits=limits_from_env(
             env, max_file_mb=max_file_mb, max_inflated_mb=max_inflated_mb, max_depth=max_depth
         ),
-        **store_from_env(env, store),
+        **stores,
     )
 
 
