@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 # Before any test module imports huggingface_hub, which reads it once.
@@ -80,3 +84,25 @@ def cli_env(model_cache: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "RAG_"))}
     env.update(HF_HUB_OFFLINE="1", RAG_CACHE_DIR=str(model_cache), PYTHONIOENCODING="utf-8")
     return env
+
+
+KillFn = Callable[[Sequence[str], dict[str, str]], None]
+
+
+@pytest.fixture
+def kill_while_embedding() -> KillFn:
+    """Run a command (an ingest) and SIGKILL it two seconds after its embedding progress
+    appears, asserting it was still running then."""
+
+    def kill(cmd: Sequence[str], env: dict[str, str]) -> None:
+        proc = subprocess.Popen(list(cmd), env=env, stderr=subprocess.PIPE)
+        assert proc.stderr is not None
+        seen = b""
+        while b"embedding:" not in seen and proc.poll() is None:
+            seen += proc.stderr.read1(4096)  # the progress bar appears once embedding starts
+        time.sleep(2.0)
+        assert proc.poll() is None, "ingest finished before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    return kill

@@ -6,12 +6,10 @@ Real model, real FAISS, real files on disk.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -187,21 +185,13 @@ def test_changed_chunking_rechunks_everything(
 
 
 def test_sigkill_during_ingest_leaves_previous_index_usable(
-    docs: Path, idx: Path, cli_env: dict[str, str]
+    docs: Path, idx: Path, cli_env: dict[str, str], kill_while_embedding: Callable[..., None]
 ) -> None:
     """Kill `rag ingest` while it embeds a big update: the old index still answers."""
     run = [sys.executable, "-m", "rag", "ingest", "--index", str(idx)]
     before = read_manifest(idx)
     shutil.copy(CORPUS / "001_93257fffc3be4eeb.txt", docs)  # a minute of embedding
-    proc = subprocess.Popen([*run, str(docs)], env=cli_env, stderr=subprocess.PIPE)
-    assert proc.stderr is not None
-    seen = b""
-    while b"embedding:" not in seen and proc.poll() is None:
-        seen += proc.stderr.read1(4096)  # the progress bar appears once embedding starts
-    time.sleep(2.0)
-    assert proc.poll() is None, "ingest finished before it could be killed"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_while_embedding([*run, str(docs)], cli_env)
     assert read_manifest(idx) == before
     index = Index.load(idx)
     assert {c.source for c in index.chunks} == set(SMALL)

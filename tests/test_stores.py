@@ -9,13 +9,12 @@ embed), built once per store and copied into each test."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -193,24 +192,13 @@ def test_delete_keeps_missing_files_unless_pruned(
 
 
 def test_sigkill_during_ingest_leaves_the_previous_version_answering(
-    target: Target, docs: Path, cli_env: dict[str, str]
+    target: Target, docs: Path, cli_env: dict[str, str], kill_while_embedding: Callable[..., None]
 ) -> None:
     """Kill `rag ingest` while it embeds a big update: the old version still answers, and
     the next ingest starts from it."""
     where, env = _cli_env(target, cli_env)
     shutil.copy(CORPUS / "001_93257fffc3be4eeb.txt", docs)  # minutes of embedding
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rag", "ingest", *where, str(docs)], env=env,
-        stderr=subprocess.PIPE,
-    )  # fmt: skip
-    assert proc.stderr is not None
-    seen = b""
-    while b"embedding:" not in seen and proc.poll() is None:
-        seen += proc.stderr.read1(4096)  # the progress bar appears once embedding starts
-    time.sleep(2.0)
-    assert proc.poll() is None, "ingest finished before it could be killed"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_while_embedding([sys.executable, "-m", "rag", "ingest", *where, str(docs)], env)
     # another process answers from it (a Lite file serves one process: ask before opening)
     ask = subprocess.run(
         [sys.executable, "-m", "rag", "ask", QUESTION, "--json",
