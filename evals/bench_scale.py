@@ -340,7 +340,7 @@ def ann_sweep(n_chunks: int, topics: int) -> list[dict[str, float]]:
         for i in range(0, n_chunks, 100_000)
     ])  # fmt: skip
     t0 = time.perf_counter()
-    ivf = segment._inverted_file(faiss, vectors, DIM)
+    ivf = segment.inverted_file(faiss, vectors, DIM)
     ivf.add(vectors)
     build_s = time.perf_counter() - t0
     faiss.omp_set_num_threads(1)

@@ -160,7 +160,7 @@ def write_segment(directory: Path, data: SegmentData, dim: int) -> None:
     if len(data.sentence_tags) != len(data.sentence_keys):
         raise ValueError("every sentence needs its tags")
     vectors = np.ascontiguousarray(data.vectors, dtype=np.float32).reshape(n, dim)
-    index = _inverted_file(faiss, vectors, dim) if n >= ANN_ROWS else faiss.IndexFlatIP(dim)
+    index = inverted_file(faiss, vectors, dim) if n >= ANN_ROWS else faiss.IndexFlatIP(dim)
     if n:
         with _threads(faiss, 0):  # assigning rows to cells does use every core
             index.add(vectors)
@@ -215,7 +215,7 @@ def write_segment(directory: Path, data: SegmentData, dim: int) -> None:
     (directory / "vocab.json").write_text(json.dumps(terms, ensure_ascii=False), "utf-8")
 
 
-def _inverted_file(faiss: Any, vectors: np.ndarray, dim: int) -> Any:
+def inverted_file(faiss: Any, vectors: np.ndarray, dim: int) -> Any:
     """An empty IVF-Flat index whose cells are trained on a fixed sample of `vectors`."""
     n_lists = ivf_lists(len(vectors))
     index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, n_lists, faiss.METRIC_INNER_PRODUCT)
