@@ -76,6 +76,7 @@ class _Counting:
     def __init__(self, inner: SentenceTransformerEmbedder) -> None:
         self.inner = inner
         self.texts: list[str] = []
+        self.calls: list[list[str]] = []  # the texts of each call
         self.model_id, self.checksum, self.dim = inner.model_id, inner.checksum, inner.dim
         self.backend = inner.backend
 
@@ -88,6 +89,7 @@ class _Counting:
 
     def embed_with_sums(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         self.texts += texts
+        self.calls.append(list(texts))
         return self.inner.embed_with_sums(texts)
 
 
@@ -136,3 +138,37 @@ def test_composed_keeps_sentence_vectors_and_builds_chunks_from_them(
     assert np.abs(com.all_vectors()[3] - expected).max() < 1e-5
     cosines = (sep.all_vectors() * com.all_vectors()).sum(axis=1)
     assert 0.9 < float(cosines.mean()) < 0.9999, "close to the chunk's own pass, not equal"
+
+
+def test_short_files_are_embedded_together_with_the_vectors_each_gets_alone(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    # Twelve one-paragraph files: their sentences go to the model in shared calls (so that
+    # length batches fill up), and every vector is the one its file gets ingested alone.
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(12):
+        body = "".join(TEXTS[(i + k) % len(TEXTS)] for k in range(3))
+        (docs / f"{i:02d}.txt").write_text(f"第{i}篇\n\n{body}第{i}段结束。\n", "utf-8")
+    together = _Counting(embedder)
+    ingest([docs], tmp_path / "all", together, ChunkParams(), sentence_vectors="composed")
+    first_call = "".join(together.calls[0])
+    assert len(together.calls) < 12 and "第0段结束" in first_call and "第11段结束" in first_call
+    com = Index.load(tmp_path / "all")
+    for name in ("00.txt", "07.txt"):
+        alone = tmp_path / name
+        alone.mkdir()
+        shutil.copy(docs / name, alone / name)
+        one = Index.load(_ingested(alone, tmp_path / f"{name}.idx", embedder))
+        rows = [i for i, c in enumerate(com.chunks) if c.source == name]
+        assert [com.chunks[i].text for i in rows] == [c.text for c in one.chunks]
+        assert np.abs(com.all_vectors()[rows] - one.all_vectors()).max() < 1e-5
+        sentences = _sentence_vectors(one)
+        assert sentences and all(
+            np.abs(v - _sentence_vectors(com)[k]).max() < 1e-5 for k, v in sentences.items()
+        )
+
+
+def _ingested(docs: Path, index: Path, embedder: SentenceTransformerEmbedder) -> Path:
+    ingest([docs], index, embedder, ChunkParams(), sentence_vectors="composed")
+    return index
