@@ -14,7 +14,7 @@ export GRADIO_ANALYTICS_ENABLED := False
 export TOKENIZERS_PARALLELISM := false
 
 # The demo index is built (and asked) with the int8 ONNX backend; chunk vectors are composed
-# from the sentence pass (the library default): 0.17x the time of the old ingest at the same
+# from the sentence pass (the library default): 0.24x the time of the old ingest at the same
 # retrieval quality (docs/benchmarks.md, issue 12). RAG_EMBED_BACKEND=torch make demo: PyTorch.
 ingest demo eval: export RAG_EMBED_BACKEND ?= onnx
 
