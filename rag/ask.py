@@ -403,10 +403,17 @@ class Assistant:
         if asked.lang == "en":
             vocab = prep.index.vocabulary
             keywords = tuple(translate.to_chinese(prep.question, vocab))
+            # The places an English question names constrain its answer as a Chinese
+            # question's do ('students of Deqing No. 4 Middle School': not a Quzhou figure);
+            # the place a "which county" question asks within need not be restated.
+            places = (
+                () if asked.type == "place" else tuple(translate.places_in(prep.question, vocab))
+            )
             asked = replace(
                 asked,
                 keywords=keywords,
-                parts=tuple(replace(p, keywords=keywords) for p in asked.parts),
+                places=places,
+                parts=tuple(replace(p, keywords=keywords, places=places) for p in asked.parts),
             )
         return reading.read(
             asked,

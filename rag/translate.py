@@ -116,15 +116,32 @@ def names_in(question: str, vocabulary: Collection[str]) -> list[str]:
     table = _names(vocabulary)
     out: list[str] = []
     for m in _NAME.finditer(question):
-        parts = re.split(r"[ -]", m.group().lower())
-        probes = ["".join(parts)]
-        if len(parts) > 1 and parts[-1] in _ADMIN_WORDS:  # 'Changxing County' -> changxing
-            probes.append("".join(parts[:-1]))
-        for probe in probes:
-            if probe in table:
-                out.append(table[probe])
-                break
+        parts = [p for p in re.split(r"[ -]", m.group().lower()) if p not in _ADMIN_WORDS]
+        # The longest run of capitalised words that is a name, left to right: 'Zhu Shijie'
+        # is one name, 'Deqing No' and 'Zhoushan Port' hold one ('Changxing County' too).
+        i = 0
+        while i < len(parts):
+            for j in range(len(parts), i, -1):
+                if "".join(parts[i:j]) in table:
+                    out.append(table["".join(parts[i:j])])
+                    i = j
+                    break
+            else:
+                i += 1
     return list(dict.fromkeys(out))
+
+
+def places_in(question: str, vocabulary: Collection[str]) -> list[str]:
+    """The names of `names_in` that are places: LAC tags the Chinese word as a location
+    ('Deqing' -> 德清, 'Zhoushan' -> 舟山), or it ends in an administrative suffix."""
+    from rag import tagger
+
+    out = []
+    for word in names_in(question, vocabulary):
+        tags = tagger.tag(word)
+        if re.search(r"[省市县区镇乡村]$", word) or (len(tags) == 1 and tags[0][2] == "LOC"):
+            out.append(word)
+    return out
 
 
 def to_chinese(question: str, vocabulary: Collection[str]) -> list[str]:

@@ -73,6 +73,26 @@ def test_out_of_corpus_question_is_refused_in_its_language(
     assert answer.passages[0].title in answer.text
 
 
+def test_an_english_question_about_a_place_the_sentence_is_not_about_is_refused(
+    assistant: Assistant,
+) -> None:
+    # The articles count 8,097 graduates who came to Quzhou, nothing about a school in
+    # Deqing: the place the English question names must be the passage's.
+    answer = assistant.ask("How many students attend Deqing No. 4 Middle School?")
+    assert not answer.answered and "8,097" not in answer.text
+    answered = assistant.ask("How many people did Quzhou attract to start businesses in 2023?")
+    assert answered.answered and "8097人" in answered.citations[0].quote
+
+
+def test_which_reporter_wrote_an_article_is_answered_from_its_byline(
+    assistant: Assistant,
+) -> None:
+    answer = assistant.ask("宁波民宿到杭州运河游船上做推介的那条消息是哪位记者写的?")
+    assert answer.answered and answer.short == "陈晔"
+    assert "记者 陈晔" in answer.citations[0].quote
+    check_citations(answer, assistant.index)
+
+
 def test_public_types_have_the_documented_fields() -> None:
     assert [f.name for f in fields(Answer)] == [
         "text", "mode", "answered", "notice", "citations", "passages", "short"

@@ -306,3 +306,26 @@ def test_the_place_a_place_question_asks_within_is_no_constraint() -> None:
     s2 = "在柯桥区,织造印染产业大脑接入企业1800多家。"
     assert answer("绍兴的印染产业大脑设在哪个区？", s2) is None
     assert analyse("宁波健信超导的厂区位于哪个县级市？").unit == "市"
+
+
+def test_english_place_names_are_found_inside_longer_capitalised_runs() -> None:
+    from rag import translate
+
+    vocabulary = {"德清", "舟山", "湖州", "竺士杰", "中学"}
+    q = "How many students attend Deqing No. 4 Middle School?"
+    assert translate.names_in(q, vocabulary) == ["德清"]
+    assert translate.places_in("Tonnes of fuel supplied at Zhoushan Port in 2023?", vocabulary) == [
+        "舟山"
+    ]
+    assert translate.places_in("Which county won the Tripod in Huzhou City?", vocabulary) == [
+        "湖州"
+    ]
+    # A person's name is a name, not a place: it does not constrain where the answer is.
+    assert translate.names_in("What did Zhu Shijie say?", vocabulary) == ["竺士杰"]
+    assert translate.places_in("What did Zhu Shijie say?", vocabulary) == []
+
+
+def test_a_question_asking_which_reporter_wrote_it_asks_for_the_byline() -> None:
+    assert analyse("宁波民宿到杭州运河游船上做推介的那条消息是哪位记者写的?").meta == "byline"
+    assert analyse("哪位记者采写了这篇报道？").meta == "byline"
+    assert analyse("哪个县捧获了冠军鼎？").meta is None
