@@ -442,7 +442,7 @@ def cmd_reading(args: argparse.Namespace) -> None:
             refused = sum(r[2] < floor for r in unanswerable) / max(len(unanswerable), 1)
             false = sum(r[2] < floor for r in answerable) / max(len(answerable), 1)
             recall = sum(r[3] for r in answerable if r[2] >= floor) / max(len(answerable), 1)
-            out.append((floor, pct(refused), pct(false), pct(recall)))
+            out.append((f"{floor:.2f}", pct(refused), pct(false), pct(recall)))
         print(f"\n{lang}: typed questions, {len(answerable)} answerable, "
               f"{len(unanswerable)} unanswerable")  # fmt: skip
         print(table(["floor", "refusal recall", "false refusals", "key-fact recall"], out))

@@ -138,6 +138,7 @@ def _read_one(
         if not spans:
             continue
         span, distance = _nearest(spans, part, s.sentence.text)
+        span = _respective(spans, part, s.sentence.text) or span
         value = s.score - params.rank_weight * rank - params.distance_weight * distance / 10
         text = fold(s.sentence.text)
         value += params.focus_weight * sum(_states_word(text, w) for w in part.focus)
@@ -231,7 +232,7 @@ def satisfies(q: Question, sentence: Sentence) -> bool:
     if q.years and not _year_ok(q.years, text, context):
         return False
     places = [p for p in q.places if p not in _SCOPE_PLACES]
-    stated = [_place_stated(p, context + fold(sentence.title)) for p in places]
+    stated = [_place_stated(fold(p), context + fold(sentence.title)) for p in places]
     # '杭州西湖区': the district named is enough, the city it lies in goes without saying.
     if not all(stated) and not (len(places) > 1 and stated[-1]):
         return False
@@ -308,6 +309,22 @@ def _nearest(spans: Sequence[Span], q: Question, text: str) -> tuple[Span, int]:
     scored = [(min(abs(sp.start - a) for a in anchors), i, sp) for i, sp in enumerate(spans)]
     distance, _, span = min(scored)
     return span, distance
+
+
+def _respective(spans: Sequence[Span], q: Question, text: str) -> Span | None:
+    """'南湖旅游文化集聚区、南湖CBD分别斩获…第一名、第二名': the span in the position of
+    the one subject the question names (南湖CBD -> 第二名), when the counts agree."""
+    m = re.search(r"分别", text)
+    if m is None:
+        return None
+    clause_start = max(text.rfind(p, 0, m.start()) for p in ",，;；:：。") + 1
+    subjects = [x for x in re.split(r"[、和及与]", text[clause_start : m.start()]) if x.strip()]
+    after = [sp for sp in spans if sp.start >= m.end()]
+    asked = fold(q.text)
+    named = [i for i, x in enumerate(subjects) if fold(x.strip()) in asked]
+    if len(subjects) < 2 or len(after) != len(subjects) or len(named) != 1:
+        return None
+    return after[named[0]]
 
 
 def _anchor_words(q: Question) -> list[str]:

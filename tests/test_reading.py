@@ -109,6 +109,10 @@ def test_year_place_and_role_constraints() -> None:
     person = sentence("松德刀具董事长何振虎说。")
     assert satisfies(analyse("松德刀具的董事长是谁？"), person)
     assert not satisfies(analyse("松德刀具的总经理是谁？"), person)
+    # A place spelt in Latin letters matches whatever its case or width.
+    cbd = sentence("南湖CBD分别斩获其他类的第二名。")
+    assert satisfies(analyse("在嘉兴服务业集聚区评估里,南湖ＣＢＤ拿了第几名?"), cbd)
+    assert not satisfies(analyse("在嘉兴服务业集聚区评估里,南湖ABC拿了第几名?"), cbd)
     # A relative year ('去年') in an article of unknown date is no contradiction.
     assert satisfies(analyse("2023年湖州的工业增加值是多少？"), sentence("去年湖州增长8%。"))
 
@@ -329,3 +333,14 @@ def test_a_question_asking_which_reporter_wrote_it_asks_for_the_byline() -> None
     assert analyse("宁波民宿到杭州运河游船上做推介的那条消息是哪位记者写的?").meta == "byline"
     assert analyse("哪位记者采写了这篇报道？").meta == "byline"
     assert analyse("哪个县捧获了冠军鼎？").meta is None
+
+
+def test_respectively_pairs_each_subject_with_its_figure() -> None:
+    text = (
+        "在2021年度嘉兴市服务业集聚区评估结果中,南湖旅游文化集聚区、南湖CBD分别斩获"
+        "数字文旅类和其他类的第一名、第二名。"
+    )
+    assert answer("在2021年度嘉兴市服务业集聚区评估里,南湖CBD拿了第几名?", text) == "第二名"
+    assert (
+        answer("2021年度嘉兴市服务业集聚区评估中,南湖旅游文化集聚区拿了第几名?", text) == "第一名"
+    )
