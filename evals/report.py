@@ -41,7 +41,12 @@ def summarise(
     out: dict[str, Any] = {}
     for split in SPLITS:
         rs, its = _subset(results, items, split)
-        block: dict[str, Any] = {"retrieval": {}, "answers": {}}
+        block: dict[str, Any] = {
+            "retrieval": {},
+            "answers": {},
+            "n": len(its),
+            "splits": sorted({i.split for i in its}),
+        }
         for name in configs:
             block["retrieval"][name] = {
                 "overall": retrieval_summary(rs, name),
@@ -179,9 +184,17 @@ def markdown(
         "context, which is fair across chunk sizes. All percentages.",
         "",
     ]
+    titles = {("dev", "test"): "all items (dev + test)", ("dev",): "dev split",
+              ("test",): "held-out test split"}  # fmt: skip
     for split in ("test", "all"):
         block = summary[split]
-        title = "held-out test split" if split == "test" else "all items (dev + test)"
+        held_out_only = summary["all"].get("splits") == ["test"]
+        if split == "test" and (block.get("n") == 0 or held_out_only):
+            continue  # a run of one split: its block is the "all" one below
+        if split == "test":
+            title = titles[("test",)]
+        else:
+            title = titles.get(tuple(block.get("splits", ("dev", "test"))), "all items")
         parts += [
             f"## Retrieval — {title}",
             "",

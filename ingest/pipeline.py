@@ -58,7 +58,6 @@ ProgressFn = Callable[[int, int], None]  # (texts embedded so far, texts to embe
 # (chunk texts, character spans of each) -> (chunk vectors, span vectors of each chunk)
 # texts -> the embedder's outputs for them, each (len(texts), dim)
 EncodeFn = Callable[[list[str]], tuple[np.ndarray, ...]]
-SumsFn = Callable[[list[str]], tuple[np.ndarray, np.ndarray]]  # texts -> (vectors, token sums)
 SpansFn = Callable[[list[str], list[list[tuple[int, int]]]], tuple[np.ndarray, list[np.ndarray]]]
 # How sentence (and chunk) vectors are made: "separate" embeds each chunk and each sentence
 # on its own; "pooled" takes a sentence's vector as the mean of its tokens in its chunk's

@@ -101,5 +101,7 @@ def test_report_is_written_with_charts(
     assert set(payload["summary"]) == {"all", "dev", "test"}
     md = (tmp_path / "report.md").read_text("utf-8")
     assert "| hybrid |" in md and "key_fact_recall" in md
+    # A run over the test split alone is titled so, once (no empty or mislabelled block).
+    assert md.count("## Retrieval — held-out test split") == 1 and "dev + test" not in md
     for chart in ("hit_at_k.png", "by_language.png", "latency.png"):
         assert (tmp_path / chart).read_bytes()[:4] == b"\x89PNG"
