@@ -188,13 +188,10 @@ def markdown(
               ("test",): "held-out test split"}  # fmt: skip
     for split in ("test", "all"):
         block = summary[split]
-        held_out_only = summary["all"].get("splits") == ["test"]
-        if split == "test" and (block.get("n") == 0 or held_out_only):
+        if split == "test" and (block.get("n") == 0 or summary["all"].get("splits") == ["test"]):
             continue  # a run of one split: its block is the "all" one below
-        if split == "test":
-            title = titles[("test",)]
-        else:
-            title = titles.get(tuple(block.get("splits", ("dev", "test"))), "all items")
+        default = ("test",) if split == "test" else ("dev", "test")  # files without "splits"
+        title = titles.get(tuple(block.get("splits", default)), "all items")
         parts += [
             f"## Retrieval — {title}",
             "",

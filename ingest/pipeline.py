@@ -55,9 +55,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, int], None]  # (texts embedded so far, texts to embed)
-# (chunk texts, character spans of each) -> (chunk vectors, span vectors of each chunk)
 # texts -> the embedder's outputs for them, each (len(texts), dim)
 EncodeFn = Callable[[list[str]], tuple[np.ndarray, ...]]
+# (chunk texts, character spans of each) -> (chunk vectors, span vectors of each chunk)
 SpansFn = Callable[[list[str], list[list[tuple[int, int]]]], tuple[np.ndarray, list[np.ndarray]]]
 # How sentence (and chunk) vectors are made: "separate" embeds each chunk and each sentence
 # on its own; "pooled" takes a sentence's vector as the mean of its tokens in its chunk's
