@@ -42,6 +42,7 @@ _CHANGE = frozenset(
 # Characters every measure shares ('总' of 总投资 and 总产值): sharing one says nothing.
 _GENERIC = frozenset("总年额量数值率度产业金费人元的全新")
 _NOUN = frozenset({"n", "vn", "nz", "nw", "an", "j"})
+_MODIFIER = frozenset({"TIME", "t", "ORG", "LOC"})
 _SKIP = frozenset({"u", "p", "d", "ad", "w", "q", "r", "c", "m", "TIME", "f", "xc", "vd"})
 _CLAUSE_END = "，,；;。！!？?：:"
 
@@ -94,7 +95,7 @@ def _counted(text: str, tokens: Sequence[Token], qi: int) -> str | None:
     a, b, _ = tokens[qi]
     if not re.match(r"多少|几", text[a:b]):
         return None
-    rest = list(tokens[qi + 1 : qi + 5])
+    rest = list(tokens[qi + 1 : qi + 8])
     # Only a count counts: 多少家企业, 几个平台, 几辆车 ('几辆' may be one word); 多少钱 or
     # 多少水 names a unit or a substance, which the clause states in other words.
     if rest and rest[0][2] == "q" and len(text[a:b]) <= 2:
@@ -103,8 +104,13 @@ def _counted(text: str, tokens: Sequence[Token], qi: int) -> str | None:
         return None
     words: list[str] = []
     for x, y, tag in rest:  # 上市/v 企业/n: a verb may qualify the noun it precedes
-        if tag in _NOUN or (tag in ("v", "a") and not words):
-            words.append(text[x:y])
+        word = text[x:y]
+        if word == "的" and words:
+            words = []  # 民生主题的移动联络站: what is counted is the head after 的
+            continue
+        # 未来/TIME 工厂/n, 移动/vn 联络/vn 站/n: modifiers of the counted noun
+        if tag in _NOUN or tag in _MODIFIER or (tag in ("v", "a") and not words):
+            words.append(word)
             continue
         break
     while words and not any(t in _NOUN for x, y, t in rest if text[x:y] == words[-1]):
@@ -118,6 +124,49 @@ def clause_of(text: str, start: int, end: int) -> tuple[int, int]:
     left = max(text.rfind(ch, 0, start) for ch in _CLAUSE_END) + 1
     rights = [i for i in (text.find(ch, end) for ch in _CLAUSE_END) if i >= 0]
     return left, min(rights) if rights else len(text)
+
+
+def item_of(text: str, start: int, end: int) -> tuple[int, int]:
+    """The item of an enumeration around [start, end): like `clause_of`, also bounded by
+    the enumeration comma 、 ('未来农场33家' of 「…工厂417家、未来农场33家。」)."""
+    left = max(text.rfind(ch, 0, start) for ch in _CLAUSE_END + "、") + 1
+    rights = [i for i in (text.find(ch, end) for ch in _CLAUSE_END + "、") if i >= 0]
+    return left, min(rights) if rights else len(text)
+
+
+def _names_own(
+    text: str, tokens: Sequence[Token], item: tuple[int, int], start: int, end: int
+) -> bool:
+    """The item names a measured thing of its own besides the figure [start, end)."""
+    return any(
+        t in ("n", "vn", "nz") and item[0] <= a and b <= item[1] and not (start <= a < end)
+        for a, b, t in tokens
+        if text[a:b] not in _LINKS and not _GENERIC.issuperset(text[a:b])
+    )
+
+
+def mentions_head(words: Sequence[str], text: str) -> bool:
+    """One of `words` occurs in `text` whole or by its head, the last two characters
+    (工厂 of 未来工厂 in 智能工厂; 未来农场 shares only a modifier)."""
+    folded = fold(text)
+    return any(fold(w) in folded or fold(w)[-2:] in folded for w in words)
+
+
+def stated_exactly(
+    words: Sequence[str], text: str, tokens: Sequence[Token], start: int, end: int
+) -> bool:
+    """The figure at [start, end) is bound to one of `words` named whole: in its own
+    list item or clause (未来工厂72家), or as the noun a count counts (48.5万名常住人口)."""
+    if not words:
+        return False
+    counted = counted_after(text, tokens, end)
+    if counted is not None:
+        a, b = counted
+        return mentions(words, text[a:b], soft=False)
+    a, b = item_of(text, start, end)
+    if not _names_own(text, tokens, (a, b), start, end):
+        a, b = clause_of(text, start, end)
+    return mentions(words, text[a:b], soft=False)
 
 
 def names_attribute(text: str, tokens: Sequence[Token], start: int, end: int) -> bool:
@@ -148,6 +197,10 @@ def measures(
         # '66个孵化空间' counts 孵化空间 (and '一件事' a 事), whatever else its clause names.
         a, b = counted
         return mentions(words, text[a:b])
+    item = item_of(text, start, end)
+    if item != clause_of(text, start, end) and _names_own(text, tokens, item, start, end):
+        # 「未来工厂72家、智能工厂794家」: a figure of a list belongs to its own item.
+        return mentions_head(words, text[item[0] : item[1]])
     left, right = clause_of(text, start, end)
     while True:
         if mentions(words, text[left:right]):

@@ -52,6 +52,10 @@ class ReadingParams:
     distance_weight: float = 0.02  # subtracted per 10 characters from the nearest term
     rank_weight: float = 0.01  # subtracted per position in the pool
     focus_weight: float = 0.05  # added per focus word (rag.question) the sentence states
+    # A figure bound by name to the attribute asked for (rag.attribute.stated_exactly):
+    # preferred by this much, and answering from a sentence up to this far below the floor.
+    bound_weight: float = 0.05
+    bound_relief: float = 0.08
 
     def floor(self, lang: str) -> float:
         return self.typed_floor_zh if lang == "zh" else self.typed_floor_en
@@ -117,31 +121,47 @@ def _read_one(
     floor = params.floor(whole.lang)
     pool = _for_part(part, whole, scored)[: params.pool]
     for rank, s in enumerate(pool):
-        if s.score < floor:
+        if s.score < floor - params.bound_relief:
             break
-        if is_question(s.sentence.text):
-            continue  # '拿地即开工,衢州是怎么做到的?' asks, it does not answer
         if not satisfies(part, s.sentence):
             continue
-        spans = [sp for sp in candidate_spans(part, s.sentence) if not _given(sp, part)]
+        sentence = s.sentence
+        spans = [sp for sp in candidate_spans(part, sentence) if not _given(sp, part)]
         if part.attribute:
-            around = neighbours(s.sentence, scored)
+            around = neighbours(sentence, scored)
             spans = [
                 sp
                 for sp in spans
                 if attribute.measures(
-                    part.attribute, s.sentence.text, s.sentence.tags, sp.start, sp.end, around
+                    part.attribute, sentence.text, sentence.tags, sp.start, sp.end, around
                 )
             ]  # fmt: skip
         if part.years:
-            spans = [sp for sp in spans if not _running_total(part, s.sentence.text, sp)]
+            spans = [sp for sp in spans if not _running_total(part, sentence.text, sp)]
+        # A figure bound to the asked attribute by name ('未来工厂72家', '48.5万名常住人口')
+        # answers even from a less similar sentence, and even from a rhetorical question.
+        bound = [
+            sp
+            for sp in spans
+            if attribute.stated_exactly(
+                part.attribute, sentence.text, sentence.tags, sp.start, sp.end
+            )
+        ]  # fmt: skip
+        if s.score < floor:
+            spans = bound
+        if is_question(sentence.text):
+            spans = [
+                sp for sp in bound if attribute.counted_after(sentence.text, sentence.tags, sp.end)
+            ]
         if not spans:
-            continue
-        span, distance = _nearest(spans, part, s.sentence.text)
-        span = _respective(spans, part, s.sentence.text) or span
+            continue  # '拿地即开工,衢州是怎么做到的?' asks, it does not answer
+        span, distance = _nearest(spans, part, sentence.text)
+        span = _respective(spans, part, sentence.text) or span
         value = s.score - params.rank_weight * rank - params.distance_weight * distance / 10
-        text = fold(s.sentence.text)
+        text = fold(sentence.text)
         value += params.focus_weight * sum(_states_word(text, w) for w in part.focus)
+        if span in bound:
+            value += params.bound_weight
         if best is None or value > best[0]:
             best = (
                 value,

@@ -48,7 +48,10 @@ _ORG_SUFFIX = re.compile(
 # A person named in a byline ('记者 叶诗蕾') is the writer, not a person of the story.
 _BYLINE_BEFORE = re.compile(r"(?:记者|通讯员|摄影|编辑|撰稿|作者|摄|文|图)[\s:：/]*$")
 # Not amounts: a year, a day, a percentage, an ordinal ('第一版', '第15位': ranks).
-_NOT_AMOUNT = re.compile(r"^(?:19|20)\d{2}年$|\d\s*[月日号]$|%|％|百分|^[—\-~]|^第")
+# Nor are set phrases of 一 and a measure word: 一系列标准, 一场革新, 一张清单.
+_NOT_AMOUNT = re.compile(
+    r"^(?:19|20)\d{2}年$|\d\s*[月日号]$|%|％|百分|^[—\-~]|^第|^一(?:系列|[^\d万亿千百十])$"
+)
 
 
 @dataclass(frozen=True)

@@ -240,6 +240,46 @@ def test_a_count_measures_the_noun_it_counts() -> None:
     )
 
 
+def test_a_figure_of_a_list_belongs_to_its_own_item() -> None:
+    q = "截至今年3月,浙江累计建成了多少家未来工厂？"
+    assert analyse(q).attribute == ("未来工厂",)  # 未来/TIME modifies what is counted
+    farms = "截至今年3月,全省累计认定数字农业基地417家、未来农场33家。"
+    factories = "截至今年3月,全省累计创建未来工厂72家、智能工厂794家、服务商452家。"
+    assert answer(q, farms) is None  # 未来农场 shares a modifier, not what is counted
+    # The item that names the attribute whole wins over a better-scored similar one.
+    assert answer(q, farms, factories) == "72家"
+    assert answer(q, factories) == "72家"
+
+
+def test_a_figure_bound_by_name_answers_below_the_floor_and_from_a_question() -> None:
+    q = analyse("龙港市的常住人口有多少？")
+    rhetorical = "如何以40%的行政资源,承接100%的行政管理职能,服务好48.5万名常住人口?"
+    pool = [Scored(sentence(rhetorical, "龙港撤镇设市近4年。" + rhetorical), 1.0, 0.9, 0.5)]
+    result = read(q, pool, ReadingParams(), lambda _: True)
+    assert result.answered and result.picks[0].short == "48.5万名"
+    # A question sentence whose figure counts something else states no answer.
+    other = "如何以40%的行政资源服务好48.5万名群众?"
+    assert not read(q, [Scored(sentence(other, "龙港撤镇设市近4年。" + other), 1.0, 0.9, 0.5)], ReadingParams(),
+                    lambda _: True).answered  # fmt: skip
+    # Below the typed floor, only a figure bound to the attribute by name answers.
+    params = ReadingParams()
+    low = params.floor("zh") - params.bound_relief / 2
+    rank = "钱塘区创新指数连续两年位列全省第五。"
+    unbound = "钱塘区连续两年居全省第四。"  # names no attribute: answers when it scores well
+    ask = analyse("钱塘区的创新指数在全省排第几？")
+    assert read(ask, [Scored(sentence(rank, rank), low, 0.9, 0.5)], params, lambda _: True).answered
+    assert not read(ask, [Scored(sentence(unbound, unbound), low, 0.9, 0.5)], params,
+                    lambda _: True).answered  # fmt: skip
+    assert read(ask, [Scored(sentence(unbound, unbound), 1.0, 0.9, 0.5)], params,
+                lambda _: True).answered  # fmt: skip
+
+
+def test_set_phrases_of_one_are_no_amounts() -> None:
+    assert spans_of("配套建立《工作指南》等一系列标准,掀起一场革新,实施209项标准。", "number") == [
+        "209项"
+    ]
+
+
 def test_a_clause_naming_no_attribute_takes_the_one_before() -> None:
     s = "2023年,全省工业增加值达到2.94万亿元,居全国第三。"
     assert answer("2023年浙江的地区生产总值在全国排第几？", s) is None
