@@ -352,7 +352,10 @@ class Assistant:
             return self._refusal(prep, notes)
         if all(p.span is None for p in result.picks):
             # No typed fact asked for: the best sentences themselves are the answer.
-            chosen = extractive.choose(prep.scored, self.params.extractive)
+            order = reading.untyped_order(
+                question.analyse(prep.question), prep.scored, self.params.reading
+            )
+            chosen = extractive.choose(order, self.params.extractive)
             text, citations, short = (
                 extractive.answer_text(chosen, prep.lang),
                 extractive.citations_for(chosen),

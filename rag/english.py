@@ -28,6 +28,7 @@ _UNIT_EN = {
     "艘": "ships", "种": "kinds", "批": "batches", "场": "events", "岁": "years old",
     "小时": "hours", "分钟": "minutes", "千瓦": "kW", "千瓦时": "kWh", "兆瓦": "MW",
     "标箱": "TEU", "届": "sessions", "期": "", "位": "", "处": "sites", "月": "months",
+    "个月": "months", "周": "weeks", "秒": "seconds",
 }  # fmt: skip
 _PLACE_SUFFIX = (
     ("自治州", "Autonomous Prefecture"), ("开发区", "Development Zone"), ("高新区", "High-tech Zone"),
@@ -110,6 +111,18 @@ def _amount(text: str) -> str | None:
             return None
         unit = " percentage points" if pct.group(2) == "个百分点" else "%"
         return f"{_trim(value)}{unit}"
+    lo_hi = re.fullmatch(r"(.+?)\s*(?:至|到|—|-|~)\s*(.+)", text)
+    if lo_hi and re.match(r"\d|[零〇一二两三四五六七八九十]", lo_hi.group(2)):
+        # '3个月至12个月' -> '3 to 12 months'; '3至5年' -> '3 to 5 years'
+        high = _amount(lo_hi.group(2))
+        tail_unit = re.sub(r"^[\d.,零〇一二两三四五六七八九十百千万亿点]+", "", lo_hi.group(2))
+        low = _amount(lo_hi.group(1)) or _amount(lo_hi.group(1) + tail_unit)
+        if high is None or low is None:
+            return None
+        high_unit = high.split(" ", 1)[1] if " " in high else ""
+        if high_unit and low.endswith(" " + high_unit):
+            low = low[: -len(high_unit) - 1]
+        return f"{low} to {high}"
     m = _AMOUNT.match(text)
     if not m:
         return None

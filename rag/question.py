@@ -84,8 +84,9 @@ _ZH_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "title",
         re.compile(
-            r"(?:什么|哪个|哪项|哪一项|何种)(?:奖|奖项|称号|荣誉|项目|工程|计划|政策|活动|品牌|名称|"
-            r"产品|平台|系统|会议|赛事|展会|标准|理念|模式|口号|主题|名号|名字|名)"
+            r"(?:什么(?!样)|哪个|哪项|哪一项|何种|哪条|哪部|哪款)[\u4e00-\u9fff]{0,4}?(?:奖|奖项|称号|荣誉|项目|工程|计划|政策|活动|品牌|名称|"
+            r"产品|平台|系统|会议|赛事|展会|标准|理念|模式|口号|主题|名号|名字|名|功能|应用|机制|制度|规矩|"
+            r"条例|法规|方案|行动|栏目|节目|船|游船|app|App|APP|小程序)"
             r"|叫什么|名称是|称为什么|被(?:评为|命名为|授予)什么|获得了?什么|(?:荣获|获评|入选)了?(?:什么|哪)"
         ),
     ),
@@ -104,7 +105,7 @@ _ZH_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         "description",
-        re.compile(r"是什么|什么是|指什么|主要内容|有何|什么意义|什么作用|什么特点|介绍"),
+        re.compile(r"是什么|什么是|什么样|指什么|主要内容|有何|什么意义|什么作用|什么特点|介绍"),
     ),
 )
 
@@ -252,7 +253,7 @@ _ZH_UNIT = re.compile(
     r"平方公里|平方米|公里|千米|米|天|年|倍|户|所|座|条|台|期|块|辆|艘|本|种|批|级|场|处|轮|届|株|棵|只|头|套|间|栋|张|部|篇|首|支|箱|千瓦|瓦|度|立方米)"
 )
 _EN_UNITS = (
-    (re.compile(r"\b(?:yuan|rmb|renminbi|cost|price|paid|invest\w*|fund\w*|revenue|output value|sales|turnover|worth)\b", re.I), "元"),
+    (re.compile(r"\b(?:yuan|rmb|renminbi|cost|price|paid|pays?|fees?|invest\w*|fund\w*|revenue|output value|sales|turnover|worth)\b", re.I), "元"),
     (re.compile(r"\btonn?es?\b|\btons\b", re.I), "吨"),
     (re.compile(r"\bmu\b", re.I), "亩"),
     (re.compile(r"\bhectares?\b", re.I), "公顷"),
@@ -261,8 +262,16 @@ _EN_UNITS = (
     (re.compile(r"\bpeople|persons|residents|workers|employees|visitors|tourists|students|staff\b", re.I), "人"),
     (re.compile(r"\bcompanies|enterprises|firms|businesses\b", re.I), "家"),
     (re.compile(r"\bhouseholds|families\b", re.I), "户"),
+    (re.compile(r"\bhow far\b|\bdistance\b|\brange\b|\bon a single charge\b", re.I), "公里|千米|米"),
+    (re.compile(r"\bhow long (?:is|was|are|were)\b|\blength\b", re.I), "公里|千米|米"),
+    (re.compile(r"\belectricity\b|\bpower generat|\bgenerate\b|\bkwh\b|\bkilowatt", re.I), "千瓦时|度|瓦"),
+    (re.compile(r"\bteams\b", re.I), "支|个"),
+    (re.compile(r"\bvehicles|cars|buses|trucks\b", re.I), "辆|台"),
+    (re.compile(r"\bships|vessels|boats\b", re.I), "艘|条"),
     (re.compile(r"\bdays\b", re.I), "天"),
+    (re.compile(r"\bmonths\b", re.I), "月"),
     (re.compile(r"\byears\b", re.I), "年"),
+    (re.compile(r"\bhow long\b", re.I), "年|月|天|日|周|小时|分钟|秒"),
     (re.compile(r"\btimes\b", re.I), "倍|次"),
 )  # fmt: skip
 UNIT_ALIASES = {

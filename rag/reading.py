@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rag import attribute, english
 from rag.evidence import Scored, Sentence
@@ -56,6 +57,14 @@ class ReadingParams:
     # preferred by this much, and answering from a sentence up to this far below the floor.
     bound_weight: float = 0.05
     bound_relief: float = 0.08
+    kind_weight: float = 0.10  # a title named with the kind asked for (游船“拱宸邀月”)
+    # Untyped questions (reason, how, description, list): among the best sentences within
+    # `untyped_window` of the best score, a sentence that gives a reason or a means
+    # (为了, 通过…) or defines (是指, 即…) the way the question asks, or that states the
+    # term the question quotes, is preferred by these weights.
+    untyped_window: float = 0.10
+    cue_weight: float = 0.04
+    quote_weight: float = 0.04
 
     def floor(self, lang: str) -> float:
         return self.typed_floor_zh if lang == "zh" else self.typed_floor_en
@@ -146,6 +155,7 @@ def _read_one(
             if attribute.stated_exactly(
                 part.attribute, sentence.text, sentence.tags, sp.start, sp.end
             )
+            or _specific_unit(part, sp)
         ]  # fmt: skip
         if s.score < floor:
             spans = bound
@@ -155,19 +165,123 @@ def _read_one(
             ]
         if not spans:
             continue  # '拿地即开工,衢州是怎么做到的?' asks, it does not answer
-        span, distance = _nearest(spans, part, sentence.text)
+        kind = [sp for sp in spans if _of_kind(part, sentence.text, sp)]
+        span, distance = _nearest(kind or spans, part, sentence.text)
         span = _respective(spans, part, sentence.text) or span
         value = s.score - params.rank_weight * rank - params.distance_weight * distance / 10
         text = fold(sentence.text)
         value += params.focus_weight * sum(_states_word(text, w) for w in part.focus)
         if span in bound:
             value += params.bound_weight
+        if span in kind:
+            value += params.kind_weight
         if best is None or value > best[0]:
             best = (
                 value,
                 Pick(s, span, english.render(span.text, span.type) if whole.lang == "en" else None),
             )
     return best[1] if best else None
+
+
+def _of_kind(q: Question, text: str, span: Span) -> bool:
+    """A name of the kind the question asks for: '哪条船' is answered by the name of a
+    ship (最美游船“拱宸邀月”), the kind named in or right before the span."""
+    kind = _asked_kind(q.text) if q.type == "title" and q.lang == "zh" else ""
+    return bool(kind) and any(ch in text[max(0, span.start - 6) : span.end] for ch in kind)
+
+
+@lru_cache(maxsize=256)
+def _asked_kind(question: str) -> str:
+    """The noun right after the question word (哪条船上 -> 船, 哪项省级荣誉 -> 荣誉)."""
+    from rag import tagger
+
+    tokens = tagger.tag(question)
+    at = next((i for i, (a, b, _) in enumerate(tokens) if question[a:b] in _WHICH), None)
+    if at is None:
+        return ""
+    kind = ""
+    for a, b, tag in tokens[at + 1 :]:
+        if tag == "q":
+            continue
+        if tag in ("n", "nz", "s", "a", "vn"):
+            kind = question[a:b]
+            if tag != "a":
+                break
+            continue
+        break
+    return kind.rstrip("上里中内") if len(kind) > 1 else kind
+
+
+_WHICH = frozenset({"哪", "哪个", "哪项", "哪一", "哪一项", "什么", "何种", "哪条", "哪部", "哪款"})
+
+
+# Units of measurement few figures of an article come in, unlike 个, 家, 人, 元 or 年.
+_SPECIFIC_UNITS = frozenset(
+    ("公里", "千米", "米", "平方公里", "平方米", "立方米", "千瓦时", "千瓦", "兆瓦", "瓦", "度",
+     "吨", "亩", "公顷", "标箱", "辆", "台", "艘", "条", "支")
+)  # fmt: skip
+
+
+def _specific_unit(q: Question, span: Span) -> bool:
+    """The question asks for a figure in a unit few figures come in (公里, 千瓦时, 吨),
+    which the span states (candidate_spans keeps only such spans): as telling as the
+    attribute named."""
+    return (
+        q.type == "number"
+        and q.unit is not None
+        and all(u in _SPECIFIC_UNITS for u in q.unit.split("|"))
+    )
+
+
+# -- untyped questions: the sentence that explains, not the one that restates ------------
+
+_WHY = re.compile(r"为什么|为何|什么原因|原因|初衷|目的|\bwhy\b", re.I)
+_CAUSE = re.compile(
+    r"为了|因为|由于|初衷|原因|目的|旨在|是为|因此|所以|为此|离不开|否则|如果没有|势必|得益于|源于|缘于|考虑到|鉴于"
+)
+_MEANS = re.compile(r"通过|采取|采用|依托|借助|利用|模式|措施|办法|方式|做法|手段|路径")
+_DEFINES = re.compile(
+    r"是指|指的是|就是|这是|即|是一[个种款家项座套]|代表|包括|分别是|分别为|由.{1,12}组成|[(（][^)）]{4,}[)）]"
+)
+_DESCRIBED_AS = re.compile(
+    r"什么样的([\u4e00-\u9fff]{1,4}?)[?？]?$|是(?:一)?个?什么(?!样)([\u4e00-\u9fff]{1,4}?)[?？]?$"
+)
+_QUOTED = re.compile(
+    r"“([^”]{1,20})”|‘([^’]{1,20})’|「([^」]{1,20})」|\"([^\"]{1,20})\"|'([^']{1,20})'"
+)
+
+
+def untyped_order(q: Question, scored: Sequence[Scored], params: ReadingParams) -> list[Scored]:
+    """The scored sentences for a question of no typed answer, the ones that answer it
+    the way it asks moved first: a reason for 为什么, a means for 怎么/如何, a definition
+    for 是什么, and a sentence stating the term the question quotes (“1833”). Only
+    sentences within `untyped_window` of the best compete; the rest keep their order."""
+    if q.typed or not scored:
+        return list(scored)
+    cue = {"reason": _CAUSE if _WHY.search(q.text) else _MEANS, "description": _DEFINES}.get(
+        q.type or ""
+    )
+    kind = _DESCRIBED_AS.search(q.text) if q.type == "description" else None
+    if kind is not None:
+        # '是一个什么样的平台': the sentence saying what it is ('…是…助创平台').
+        noun = re.escape(next(g for g in kind.groups() if g))
+        cue = re.compile(rf"{_DEFINES.pattern}|是[^,，。;；]{{0,80}}{noun}")
+    quoted = [fold(next(g for g in m.groups() if g)) for m in _QUOTED.finditer(q.text)]
+    quoted = [t for t in quoted if detect_lang(t) == "zh"]
+    top = scored[0].score
+    head = [s for s in scored if s.score >= top - params.untyped_window]
+    rest = list(scored[len(head) :])
+
+    def value(s: Scored) -> float:
+        text = fold(s.sentence.text)
+        v = s.score
+        if cue is not None and cue.search(text):
+            v += params.cue_weight
+        if quoted and all(t in text for t in quoted):
+            v += params.quote_weight
+        return v
+
+    return sorted(head, key=lambda s: -value(s)) + rest
 
 
 _TOTAL_ASKED = re.compile(r"累计|总共|一共|至今|迄今|共计|in total|so far|cumulative", re.I)
@@ -218,6 +332,9 @@ def candidate_spans(q: Question, sentence: Sentence) -> list[Span]:
     if q.type == "rank" and q.scope:
         # '全国排第几' is not answered by '全省第四'.
         spans = [sp for sp in spans if not _other_scope(sp.text, q.scope)]
+    if q.type == "place" and not re.search(r"国家|哪国|省|country|province|nation", q.text, re.I):
+        # Every article is in 浙江, 中国: naming them answers no 'where'.
+        spans = [sp for sp in spans if sp.text not in _SCOPE_PLACES]
     if q.type in ("place", "org") and q.unit:
         # '哪个村' asks for a village: a county in the same sentence is not the answer. The
         # article may drop the suffix ('柯桥' for 柯桥区): then the word after it counts.

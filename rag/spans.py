@@ -22,12 +22,14 @@ _CN_DIGITS = "零〇一二两三四五六七八九十百千"
 _NUM = rf"(?:\d+(?:[.,]\d+)*|[{_CN_DIGITS}]+(?:点[{_CN_DIGITS}]+)?)"
 _MAG = r"(?:[十百千]?[万亿]|万亿|千万|百万|十万|千|百)?"
 UNITS = (
-    "万亿元|亿元|万元|千元|元|美元|人民币|人次|万人|人|名|位|个|家|项|件|卷|亩|公顷|吨|次|平方公里|平方米|"
+    "万亿元|亿元|万元|千元|元|美元|人民币|人次|万人|人|名|位|个月|个|家|项|件|卷|亩|公顷|吨|次|平方公里|平方米|"
     "公里|千米|米|天|年|倍|户|所|座|条|台|期|块|辆|艘|本|种|批|场|处|轮|届|株|棵|只|头|套|间|栋|张|部|篇|"
     "首|支|箱|千瓦时|千瓦|兆瓦|瓦|度|立方米|标箱|单|笔|元/人|小时|分钟|秒|岁|月|周|强|城|县|省|市"
 )
+_ONE_AMOUNT = rf"(?:约|近|超|逾)?{_NUM}\s*{_MAG}\s*(?:余|多)?\s*(?:{UNITS})(?:以上|左右|余)?"
+# A range is one answer: '3个月至12个月', '3至5年' (the first unit may be left out).
 _AMOUNT = re.compile(
-    rf"(?:约|近|超|逾)?{_NUM}\s*{_MAG}\s*(?:余|多)?\s*(?:{UNITS})(?:以上|左右|余)?"
+    rf"{_ONE_AMOUNT}(?:\s*(?:至|到|—|-|~)\s*{_ONE_AMOUNT})?|{_NUM}\s*(?:至|到|—|~)\s*{_ONE_AMOUNT}"
 )
 _PERCENT = re.compile(rf"(?:百分之{_NUM}|\d+(?:\.\d+)?\s*(?:%|％|个百分点)|[{_CN_DIGITS}]+成)")
 _YEAR_DATE = re.compile(
@@ -38,7 +40,9 @@ _RANK = re.compile(
     rf"(?:(?:全国|全省|全市|全球|世界|全区|全县|全国同类|省内|国内|全行业)[^\s，,。；]{{0,6}}?)?"
     rf"(?:第{_NUM}(?:位|名|个|家|强)?|前{_NUM}(?:位|名|强)?|首位|榜首|第一梯队|首个|首家|冠军|亚军|季军)"
 )
-_TITLE = re.compile(r"“([^”]{2,40})”|《([^》]{2,40})》|「([^」]{2,40})」|\"([^\"]{2,40})\"")
+_TITLE = re.compile(
+    r"“([^”‘]{2,40})”|《([^》]{2,40})》|「([^」]{2,40})」|\"([^\"]{2,40})\"|‘([^’]{2,40})’"
+)
 _NAME = re.compile(r"[\u4e00-\u9fff]{2,4}|[\u4e00-\u9fff]{1,6}·[\u4e00-\u9fff]{1,8}")
 _ORG = re.compile(r"[\u4e00-\u9fffA-Za-z]{2}")
 _ORG_SUFFIX = re.compile(
@@ -50,7 +54,7 @@ _BYLINE_BEFORE = re.compile(r"(?:记者|通讯员|摄影|编辑|撰稿|作者|�
 # Not amounts: a year, a day, a percentage, an ordinal ('第一版', '第15位': ranks).
 # Nor are set phrases of 一 and a measure word: 一系列标准, 一场革新, 一张清单.
 _NOT_AMOUNT = re.compile(
-    r"^(?:19|20)\d{2}年$|\d\s*[月日号]$|%|％|百分|^[—\-~]|^第|^一(?:系列|[^\d万亿千百十])$"
+    r"^(?:19|20)\d{2}年$|^(?:19|20)\d{2}年?\s*(?:至|到|—|-|~)|\d\s*[月日号]$|%|％|百分|^[—\-~]|^第|^一(?:系列|[^\d万亿千百十])$"
 )
 
 
@@ -69,7 +73,7 @@ def typed_spans(text: str, tokens: Sequence[Token], want: AnswerType) -> list[Sp
     found: list[tuple[int, int]] = []
     if want == "number":
         found += _matches(_AMOUNT, folded)
-        found += [(a, b) for a, b, t in tokens if t == "m" and _has_digit(folded[a:b])]
+        found += [(a, b) for a, b, t in tokens if t == "m" and _is_amount(folded[a:b])]
         # Dates and percentages are types of their own: '1—4月' or '8.4%' is no amount.
         found = [(a, b) for a, b in found if not _NOT_AMOUNT.search(folded[a:b])]
     elif want == "percent":
@@ -89,7 +93,7 @@ def typed_spans(text: str, tokens: Sequence[Token], want: AnswerType) -> list[Sp
             found += _matches(_ORG_SUFFIX, folded)
     elif want == "title":
         for m in _TITLE.finditer(folded):
-            group = next(g for g in range(1, 5) if m.group(g))
+            group = next(g for g in range(1, 6) if m.group(g))
             found.append((m.start(group), m.end(group)))
         found += [(a, b) for a, b, t in tokens if t == "nw"]
     spans = [
@@ -114,6 +118,17 @@ def _longest_first(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 def _has_digit(text: str) -> bool:
     return any(ch.isdigit() or ch in _CN_DIGITS for ch in text) and len(text) > 1
+
+
+_CN_AMOUNT = re.compile(rf"[{_CN_DIGITS}]+{_MAG}(?:余|多)?(?:{UNITS})?")
+
+
+def _is_amount(text: str) -> bool:
+    """A numeral word of LAC's: with a digit, or Chinese numerals with at most a unit
+    ('三门' of 三门县 is a place, '一系列' a set phrase)."""
+    if any(ch.isdigit() for ch in text):
+        return len(text) > 1
+    return _has_digit(text) and bool(_CN_AMOUNT.fullmatch(text))
 
 
 def _is_date(text: str) -> bool:

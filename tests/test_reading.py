@@ -8,7 +8,14 @@ import pytest
 from rag import english, tagger
 from rag.evidence import Scored, Sentence
 from rag.question import analyse, split_parts
-from rag.reading import ReadingParams, claim_supported, quantities, read, satisfies
+from rag.reading import (
+    ReadingParams,
+    claim_supported,
+    quantities,
+    read,
+    satisfies,
+    untyped_order,
+)
 from rag.spans import typed_spans
 
 
@@ -90,6 +97,8 @@ def test_typed_spans_are_verbatim_and_typed() -> None:
         ("2024年5月27日", "date", "May 27, 2024"),
         ("百分之十二", "percent", "12%"),
         ("叶诗蕾", "person", "Ye Shilei"),
+        ("3个月至12个月", "number", "3 to 12 months"),  # a range is one answer
+        ("326亿千瓦时", "number", "32.6 billion kWh"),
     ],
 )
 def test_english_renderings(span: str, type_: str, english_text: str) -> None:
@@ -259,8 +268,8 @@ def test_a_figure_bound_by_name_answers_below_the_floor_and_from_a_question() ->
     assert result.answered and result.picks[0].short == "48.5万名"
     # A question sentence whose figure counts something else states no answer.
     other = "如何以40%的行政资源服务好48.5万名群众?"
-    assert not read(q, [Scored(sentence(other, "龙港撤镇设市近4年。" + other), 1.0, 0.9, 0.5)], ReadingParams(),
-                    lambda _: True).answered  # fmt: skip
+    pool = [Scored(sentence(other, "龙港撤镇设市近4年。" + other), 1.0, 0.9, 0.5)]
+    assert not read(q, pool, ReadingParams(), lambda _: True).answered
     # Below the typed floor, only a figure bound to the attribute by name answers.
     params = ReadingParams()
     low = params.floor("zh") - params.bound_relief / 2
@@ -339,6 +348,63 @@ def test_english_answer_types() -> None:
     assert (
         answer("What is the interest rate of the startup loans?", "创业贷年利率为3.5%。") == "3.5%"
     )
+
+
+def test_english_units_constrain_the_figure() -> None:
+    assert analyse("How far can the delivery vehicles travel on a single charge?").unit == (
+        "公里|千米|米"
+    )
+    assert analyse("How much electricity did Sanmen County generate in 2023?").unit == (
+        "千瓦时|度|瓦"
+    )
+    assert analyse("For how long does Lishui offer free spaces?").unit.startswith("年|月|天")  # type: ignore[union-attr]
+    charge = "当天下午,5辆无人配送车在南湖区试点投用。"
+    distance = "据了解,车辆充一次电可以跑200公里,时速约十几公里。"
+    q = "How far can the delivery vehicles travel on a single charge?"
+    assert answer(q, charge) is None  # 5 vehicles is no distance
+    assert answer(q, charge, distance) == "200 km"
+    spans = spans_of("政府部门免费提供3个月至12个月的“零创空间”,2020至2023年新增5家。", "number")
+    assert spans == ["3个月至12个月", "5家"]  # a range of years is no amount
+    assert spans_of("三门县先后谋划7个能源重点项目。", "number") == ["7个"]  # 三门: a place
+
+
+def test_untyped_questions_prefer_the_sentence_that_explains() -> None:
+    restates = "原来,在新街社区党群服务中心,有一间名叫“暖心坊”的工坊。"
+    reason = "“暖心坊”建立的初衷是为了盘活社区闲置资源,破解富余劳动力就业难问题。"
+    pool = scored(restates, reason)
+    why = untyped_order(analyse("新街社区当初为什么要建“暖心坊”？"), pool, ReadingParams())
+    assert why[0].sentence.text == reason
+    # Out of the window of the best score, a cue does not lift a sentence.
+    far = [pool[0], Scored(pool[1].sentence, pool[0].score - 0.5, 0.5, 0.1)]
+    assert (
+        untyped_order(analyse("新街社区当初为什么要建“暖心坊”？"), far, ReadingParams())[0]
+        == far[0]
+    )
+    # A typed question keeps the evidence order.
+    assert untyped_order(analyse("暖心坊是哪一年建的？"), pool, ReadingParams()) == pool
+    # 是一个什么样的平台: the sentence saying what it is, not the one naming it again.
+    again = "丽水创新建设了“想创就创”共富驿站,“让创业有地方问,有资源找。”"
+    says = "“想创就创”共富驿站是包含政策咨询、导师点睛、金融帮扶的全生命周期助创平台。"
+    q = analyse("丽水的“想创就创”共富驿站是一个什么样的平台？")
+    assert q.type == "description"
+    assert untyped_order(q, scored(again, says), ReadingParams())[0].sentence.text == says
+    # The term the question quotes: “1+4+N” is defined where it is stated.
+    other = "浙江全域打造“15分钟公共法律服务圈”。"
+    term = "全省已经形成了“1+4+N”的服务网络(1个线上平台、4级线下站点、N个服务场所)。"
+    order = untyped_order(analyse("“1+4+N”分别指什么？"), scored(other, term), ReadingParams())
+    assert order[0].sentence.text == term
+
+
+def test_a_title_question_wants_a_name_of_the_kind_it_asks_for() -> None:
+    assert analyse("西湖区连续获得了哪项省级荣誉？").type == "title"  # 省级 between
+    assert analyse("民生问题靠平台上的哪个功能流转办理？").type == "title"
+    assert analyse("“义境”App是个什么样的平台？").type == "description"  # 什么样: describe
+    ship = "在杭州拱宸桥边的最美游船“拱宸邀月”化身“宁波”号,展示着宁波民宿的“美颜”。"
+    other = "随后,“民宿团”又走进余杭葛巷社区,开展产品推介。"
+    assert answer("宁波民宿到杭州做推介,选在了哪条船上？", other, ship) == "拱宸邀月"
+    # A name in single quotes inside a quotation is a name of its own.
+    rules = "“针对八个方面的重点事项,制定了基层重点事项治理‘微八条’……”"
+    assert spans_of(rules, "title") == ["微八条"]
 
 
 def test_the_place_a_place_question_asks_within_is_no_constraint() -> None:
