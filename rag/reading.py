@@ -57,6 +57,7 @@ class ReadingParams:
     # preferred by this much, and answering from a sentence up to this far below the floor.
     bound_weight: float = 0.05
     bound_relief: float = 0.08
+    local_weight: float = 0.03  # per keyword of an English question the span's clause states
     kind_weight: float = 0.10  # a title named with the kind asked for (游船“拱宸邀月”)
     # Untyped questions (reason, how, description, list): among the best sentences within
     # `untyped_window` of the best score, a sentence that gives a reason or a means
@@ -173,6 +174,8 @@ def _read_one(
         value += params.focus_weight * sum(_states_word(text, w) for w in part.focus)
         if span in bound:
             value += params.bound_weight
+        elif whole.lang == "en":
+            value += params.local_weight * _local_keywords(part, sentence, span)
         if span in kind:
             value += params.kind_weight
         if best is None or value > best[0]:
@@ -462,6 +465,20 @@ def _respective(spans: Sequence[Span], q: Question, text: str) -> Span | None:
     if len(subjects) < 2 or len(after) != len(subjects) or len(named) != 1:
         return None
     return after[named[0]]
+
+
+def _local_keywords(q: Question, sentence: Sentence, span: Span) -> int:
+    """How many of an English question's Chinese keywords (rag.translate), places aside,
+    the span's own list item or clause states (at most 2): English questions name no
+    attribute, this is the nearest thing to one ('output value' -> 产值 by '2000亿元')."""
+    text = sentence.text
+    a, b = attribute.item_of(text, span.start, span.end)
+    if (a, b) == (span.start, span.end) or b - a <= len(span.text) + 1:
+        a, b = attribute.clause_of(text, span.start, span.end)
+    local = fold(text[a:b])
+    places = {fold(p) for p in q.places}
+    hits = {k for k in q.keywords if len(k) >= 2 and fold(k) not in places and fold(k) in local}
+    return min(2, len(hits))
 
 
 def _anchor_words(q: Question) -> list[str]:

@@ -368,6 +368,21 @@ def test_english_units_constrain_the_figure() -> None:
     assert spans_of("三门县先后谋划7个能源重点项目。", "number") == ["7个"]  # 三门: a place
 
 
+def test_an_english_question_prefers_the_figure_whose_clause_states_its_keywords() -> None:
+    from dataclasses import replace
+
+    # ask() gives an English question the Chinese keywords of rag.translate.
+    q = replace(analyse("What was the output value of industries in Changxing in 2023?"),
+                keywords=("长兴", "产值", "产业"))  # fmt: skip
+    s = "2023年,长兴县新增项目投资471亿元,规上工业产值突破2000亿元。"
+    result = read(q, scored(s), ReadingParams(), lambda _: True)
+    assert result.answered and result.picks[0].span.text == "2000亿元"  # type: ignore[union-attr]
+    # Without keywords the nearer-the-start figure is as good as any.
+    bare = replace(q, keywords=())
+    first = read(bare, scored(s), ReadingParams(), lambda _: True)
+    assert first.picks[0].span.text == "471亿元"  # type: ignore[union-attr]
+
+
 def test_untyped_questions_prefer_the_sentence_that_explains() -> None:
     restates = "原来,在新街社区党群服务中心,有一间名叫“暖心坊”的工坊。"
     reason = "“暖心坊”建立的初衷是为了盘活社区闲置资源,破解富余劳动力就业难问题。"
