@@ -118,6 +118,21 @@ def _counted(text: str, tokens: Sequence[Token], qi: int) -> str | None:
     return "".join(words) or None
 
 
+def counts_same(words: Sequence[str], counted: str) -> bool:
+    """A count of `counted` ('重点企业' of 50多家重点企业) counts what the question asks
+    for: one contains the other, or they share a part besides a common head ('上市企业'
+    and '重点企业' share only 企业: other companies)."""
+    c = fold(counted)
+    for word in words:
+        w = fold(word)
+        if w in c or c in w:
+            return True
+        head = w[-2:] if len(w) > 2 and c.endswith(w[-2:]) else None
+        if any(w[i : i + 2] in c for i in range(len(w) - 1) if w[i : i + 2] != head):
+            return True
+    return False
+
+
 def clause_of(text: str, start: int, end: int) -> tuple[int, int]:
     """The clause of `text` around [start, end): from the last clause break before it to
     the first one after it."""
@@ -196,7 +211,7 @@ def measures(
     if counted is not None:
         # '66个孵化空间' counts 孵化空间 (and '一件事' a 事), whatever else its clause names.
         a, b = counted
-        return mentions(words, text[a:b])
+        return counts_same(words, text[a:b])
     item = item_of(text, start, end)
     if item != clause_of(text, start, end) and _names_own(text, tokens, item, start, end):
         # 「未来工厂72家、智能工厂794家」: a figure of a list belongs to its own item.

@@ -346,6 +346,8 @@ def candidate_spans(q: Question, sentence: Sentence) -> list[Span]:
         spans = [
             sp for sp in spans if level.search(sp.text) or level.search(text[sp.start : sp.end + 1])
         ]
+    if q.type == "person" and not spans and q.lang == "zh":
+        spans = _appositive_names(q, sentence.text)
     if q.type == "person":
         # A byline names the writer: an answer only when the writer is asked for.
         spans = [sp for sp in spans if sp.byline == (q.meta == "byline")] or (
@@ -354,6 +356,27 @@ def candidate_spans(q: Question, sentence: Sentence) -> list[Span]:
         if q.roles:
             spans = [sp for sp in spans if _near_role(sentence.text, sp, q.roles)]
     return spans
+
+
+def _appositive_names(q: Question, text: str) -> list[Span]:
+    """Names LAC did not tag, found where the question says they stand: right after the
+    description it asks about ('一线焊工卫松' for 哪位一线焊工…). jieba's person tag (nr)
+    gives the name's extent; the description before it must be words of the question."""
+    import jieba.posseg
+
+    from rag.text import _jieba
+
+    _jieba()  # quiet dictionary loading
+    out: list[Span] = []
+    at = 0
+    for word, flag in jieba.posseg.lcut(text):
+        start, at = at, at + len(word)
+        if flag != "nr" or not 2 <= len(word) <= 3 or start < 2:
+            continue
+        before = text[start - 2 : start]
+        if re.fullmatch(r"[\u4e00-\u9fff]{2}", before) and before in q.text and word not in q.text:
+            out.append(Span("person", start, at, word))
+    return out
 
 
 _SCOPES = ("全国", "全省", "全市", "全球", "世界", "全区", "全县", "省内", "国内")
@@ -384,7 +407,18 @@ def satisfies(q: Question, sentence: Sentence) -> bool:
 
 
 def _place_stated(place: str, text: str) -> bool:
-    return (_PLACE_SUFFIX.sub("", place) or place) in text
+    return (_proper_part(place) or place) in text
+
+
+# Generic area words LAC may tag as part of a place ('嘉善乡镇街道': 嘉善's townships).
+_GENERIC_AREA = re.compile(r"(?:乡镇|街道|镇街|各地|地区|一带|全域|城区|农村|山区|沿海|境内)+$")
+
+
+def _proper_part(place: str) -> str:
+    """The place's proper name: without its level (长兴县 -> 长兴) or the generic area
+    words after it (嘉善乡镇街道 -> 嘉善)."""
+    stripped = _GENERIC_AREA.sub("", place)
+    return _PLACE_SUFFIX.sub("", stripped if len(stripped) >= 2 else place)
 
 
 def is_question(text: str) -> bool:

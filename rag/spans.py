@@ -85,6 +85,13 @@ def typed_spans(text: str, tokens: Sequence[Token], want: AnswerType) -> list[Sp
         found += _matches(_RANK, folded)
     elif want == "place":
         found += [(a, b) for a, b, t in tokens if t == "LOC" and len(folded[a:b]) >= 2]
+        # LAC tags a county standing before an office as an organisation ('嵊泗县' of
+        # 嵊泗县公共法律服务中心): a short ORG ending in an administrative level is a place.
+        found += [
+            (a, b)
+            for a, b, t in tokens
+            if t == "ORG" and _ADMIN_PLACE.fullmatch(folded[a:b]) and _plausible_place(folded[a:b])
+        ]
     elif want == "person":
         found += [(a, b) for a, b, t in tokens if t == "PER" and _NAME.fullmatch(folded[a:b])]
     elif want == "org":
@@ -137,6 +144,9 @@ def _is_date(text: str) -> bool:
         and bool(re.search(r"[年月日]|\d{4}", text))
         and not re.fullmatch(r"\d{1,2}年", text)
     )
+
+
+_ADMIN_PLACE = re.compile(r"[\u4e00-\u9fff]{1,5}(?:省|市|县|区|镇|乡|村|街道)")
 
 
 def _plausible_place(text: str) -> bool:

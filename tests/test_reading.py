@@ -241,6 +241,10 @@ def test_a_count_measures_the_noun_it_counts() -> None:
     s = "西湖区在高校旁布局66个孵化空间,助力819个高科技项目就地孵化。"
     assert answer("西湖区的技术交易额是多少？", s) is None
     assert answer("西湖区布局了多少个孵化空间？", s) == "66个"
+    # 上市企业 and 重点企业 share only their head: other companies.
+    firms = "目前,新昌县已有50多家重点企业和三分之一左右上市企业完成交接传承。"
+    assert answer("新昌县目前共有多少家A股上市企业？", firms) is None
+    assert answer("新昌县目前有多少家重点企业完成交接？", firms) == "50多家"
     # '一件事' is a set phrase, not one notarisation, though its clause names 涉外公证.
     one = "游艇公司对公证处的涉外公证与领事认证“一件事”联办机制点赞。"
     assert answer("公证处去年一共办理了多少件涉外公证？", one) is None
@@ -420,6 +424,20 @@ def test_a_title_question_wants_a_name_of_the_kind_it_asks_for() -> None:
     # A name in single quotes inside a quotation is a name of its own.
     rules = "“针对八个方面的重点事项,制定了基层重点事项治理‘微八条’……”"
     assert spans_of(rules, "title") == ["微八条"]
+
+
+def test_names_the_tagger_misses_are_found_where_the_question_puts_them() -> None:
+    # LAC tags 嵊泗县 of 嵊泗县公共法律服务中心 as an organisation: still a county.
+    office = "船员陈某在嵊泗县公共法律服务中心获得了法律援助、调解等公共法律服务。"
+    assert answer("船员陈某在哪个县获得了法律援助和调解服务？", office) == "嵊泗县"
+    # LAC tags no person in 一线焊工卫松; the name stands right after the description asked.
+    welder = "全省首个破格获得正高级工程师职称的一线焊工卫松,积极助力山区26县发展。"
+    assert answer("哪位一线焊工在全省率先被破格评为正高级工程师？", welder) == "卫松"
+    assert answer("哪位农民工在全省率先被破格评为正高级工程师？", welder) is None
+    # '嘉善乡镇街道' is 嘉善's townships: the article naming 嘉善 satisfies it.
+    q = analyse("农行支行连续多少年派人到嘉善乡镇街道挂职？")
+    s = sentence("连续9年下派27人次,分赴全县重点乡镇街道挂职。", "嘉善县支行连续9年下派27人次。")
+    assert satisfies(q, s)
 
 
 def test_the_place_a_place_question_asks_within_is_no_constraint() -> None:
