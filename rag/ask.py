@@ -375,7 +375,7 @@ class Assistant:
 
     def read_meta(self, prep: Prepared) -> Answer | None:
         """Which issue, publication or writer: answered from the article metadata."""
-        asked = question.analyse(prep.question)
+        asked = self._asked(prep)
         sentences = [s.sentence for s in prep.scored]
         fact = reading.read_meta(asked, sentences, prep.index.document)
         if fact is None:
@@ -387,7 +387,12 @@ class Assistant:
             1, fact.source, owner.title, quote, fact.start, fact.end, owner.passage_id, True,
             owner.meta,
         )  # fmt: skip
-        head = f"{fact.short}[1]" if prep.lang == "zh" else f"{fact.short} [1]"
+        if prep.lang == "zh":
+            head = f"{fact.short}[1]"
+        elif fact.english:
+            head = f"{fact.english} ({fact.short}) [1]"
+        else:
+            head = f"{fact.short} [1]"
         label = "原文[1]：" if prep.lang == "zh" else "Source [1] (Chinese): "
         return Answer(
             text=f"{head}\n{label}{quote}",
@@ -396,12 +401,21 @@ class Assistant:
             notice=" ".join(prep.notices) or None,
             citations=[citation],
             passages=prep.passages,
-            short=fact.short,
+            short=fact.english or fact.short,
         )
 
     def read(self, prep: Prepared) -> reading.Reading:
         """The reading stage on a prepared question (the type comes from the question as
         asked: a follow-up's standalone form also holds the previous question)."""
+        return reading.read(
+            self._asked(prep),
+            prep.scored,
+            self.params.reading,
+            lambda scored: answerable(scored, prep.lang, self.params.calibration),
+        )
+
+    def _asked(self, prep: Prepared) -> question.Question:
+        """The analysed question; an English one with its Chinese keywords and places."""
         asked = question.analyse(prep.question)
         if asked.lang == "en":
             vocab = prep.index.vocabulary
@@ -418,12 +432,7 @@ class Assistant:
                 places=places,
                 parts=tuple(replace(p, keywords=keywords, places=places) for p in asked.parts),
             )
-        return reading.read(
-            asked,
-            prep.scored,
-            self.params.reading,
-            lambda scored: answerable(scored, prep.lang, self.params.calibration),
-        )
+        return asked
 
     def _refusal(self, prep: Prepared, notes: Sequence[str], mode: str = "extractive") -> Answer:
         return Answer(

@@ -37,7 +37,7 @@ AnswerType = Literal[
 TYPED: frozenset[str] = frozenset(
     {"number", "percent", "date", "rank", "place", "person", "org", "title"}
 )
-MetaField = Literal["issue", "publication", "date", "byline", "dateline"]
+MetaField = Literal["issue", "publication", "date", "byline", "dateline", "editor", "photo"]
 
 # -- Chinese cues, most specific first --------------------------------------------------
 _ZH_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -192,6 +192,14 @@ _EN_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
 # Words that say which detail of the publication a question asks about.
 _ZH_META = (
     ("issue", re.compile(r"第几期|哪一?期|总第几|期号")),
+    ("editor", re.compile(r"责任编辑|(?<![总主])编辑(?:是谁|有谁|有哪|叫什么|是哪)")),
+    (
+        "photo",
+        re.compile(
+            r"供图|供的图|配图|(?:图片|照片|图)(?:是|由)?.{0,4}(?:谁|哪).{0,6}(?:提供|拍|摄)"
+            r"|谁(?:拍|摄)的|(?:摄影|拍摄)(?:者|师)?是谁"
+        ),
+    ),
     (
         "publication",
         re.compile(
@@ -208,6 +216,15 @@ _ZH_META = (
     ("dateline", re.compile(r"(?:电头|发自|从哪.{0,2}发|在哪里?发(?:出|稿))")),
 )
 _EN_META = (
+    ("editor", re.compile(r"\b(?:responsible |duty )?editors?\b(?!-in-chief| in chief)", re.I)),
+    (
+        "photo",
+        re.compile(
+            r"\b(?:photo|photograph|picture|image)s?\b.*\b(?:provid|took|taken|credit|suppl)"
+            r"|\b(?:provid|took|credit|suppl)\w*\b.*\b(?:photo|photograph|picture|image)s?\b",
+            re.I,
+        ),
+    ),
     (
         "issue",
         re.compile(
@@ -241,12 +258,16 @@ ROLES_ZH = (
     "会长", "秘书长", "总编", "社长", "主编", "责任编辑", "记者", "通讯员", "总工程师", "厂长", "站长",
     "队长", "理事长", "首席", "教授", "博士",
 )  # fmt: skip
+# An English role may be any of several Chinese titles ('director': 主任, 总监, 局长…).
 ROLES_EN = {
-    "chairman": "董事长", "chairwoman": "董事长", "chair": "董事长", "general manager": "总经理",
-    "ceo": "总经理", "president": "总裁", "founder": "创始人", "mayor": "市长",
+    "chairman": "董事长|主席|会长|理事长", "chairwoman": "董事长|主席|会长|理事长",
+    "chair": "董事长|主席|会长", "general manager": "总经理", "ceo": "总经理|总裁|首席执行官",
+    "president": "总裁|院长|校长|会长|主席", "founder": "创始人", "mayor": "市长",
     "vice mayor": "副市长", "deputy mayor": "副市长", "county head": "县长", "governor": "省长",
-    "party secretary": "书记", "secretary": "书记", "director": "主任", "dean": "院长",
-    "principal": "校长", "editor-in-chief": "总编", "publisher": "社长", "head": "负责人",
+    "party secretary": "书记", "secretary": "书记|秘书长",
+    "director": "主任|总监|局长|所长|处长|院长|主管", "dean": "院长",
+    "principal": "校长", "editor-in-chief": "总编|主编", "publisher": "社长",
+    "head": "负责人|局长|主任|站长|所长|院长|处长|书记", "manager": "经理",
 }  # fmt: skip
 _ZH_UNIT = re.compile(
     r"(?:多少|几)(万亿元|亿元|万元|元|万亿|亿|万|钱|个|位|家|人次|人|名|项|卷|件|亩|公顷|吨|次|"
@@ -381,7 +402,12 @@ def asked_roles(text: str, lang: Lang) -> tuple[str, ...]:
         # '副市长' also contains '市长': keep the most specific.
         return tuple(r for r in found if not any(r != o and r in o for o in found))
     lower = text.lower()
-    found = [zh for en, zh in ROLES_EN.items() if re.search(rf"\b{re.escape(en)}\b", lower)]
+    found = [
+        zh
+        for en, alternatives in ROLES_EN.items()
+        if re.search(rf"\b{re.escape(en)}\b", lower)
+        for zh in alternatives.split("|")
+    ]
     return tuple(dict.fromkeys(r for r in found if not any(r != o and r in o for o in found)))
 
 

@@ -346,7 +346,7 @@ def candidate_spans(q: Question, sentence: Sentence) -> list[Span]:
         spans = [
             sp for sp in spans if level.search(sp.text) or level.search(text[sp.start : sp.end + 1])
         ]
-    if q.type == "person" and not spans and q.lang == "zh":
+    if q.type == "person" and not spans:
         spans = _appositive_names(q, sentence.text)
     if q.type == "person":
         # A byline names the writer: an answer only when the writer is asked for.
@@ -360,8 +360,8 @@ def candidate_spans(q: Question, sentence: Sentence) -> list[Span]:
 
 def _appositive_names(q: Question, text: str) -> list[Span]:
     """Names LAC did not tag, found where the question says they stand: right after the
-    description it asks about ('一线焊工卫松' for 哪位一线焊工…). jieba's person tag (nr)
-    gives the name's extent; the description before it must be words of the question."""
+    description it asks about ('一线焊工卫松' for 哪位一线焊工…) or the role it asks for
+    ('总监杜丹丹' for a director). jieba's person tag (nr) gives the name's extent."""
     import jieba.posseg
 
     from rag.text import _jieba
@@ -374,7 +374,10 @@ def _appositive_names(q: Question, text: str) -> list[Span]:
         if flag != "nr" or not 2 <= len(word) <= 3 or start < 2:
             continue
         before = text[start - 2 : start]
-        if re.fullmatch(r"[\u4e00-\u9fff]{2}", before) and before in q.text and word not in q.text:
+        described = q.lang == "zh" and bool(re.fullmatch(r"[\u4e00-\u9fff]{2}", before))
+        if (described and before in q.text and word not in q.text) or any(
+            text[:start].endswith(r) for r in q.roles
+        ):
             out.append(Span("person", start, at, word))
     return out
 
@@ -585,6 +588,7 @@ class MetaFact:
     source: str
     start: int  # of the line stating it, in the original text
     end: int
+    english: str | None = None  # the fact in English, for an English question
 
 
 def read_meta(
@@ -592,6 +596,8 @@ def read_meta(
 ) -> MetaFact | None:
     """Which issue / publication / writer: from the article metadata ingest extracted,
     cited to the line of the original text that states it."""
+    if q.meta in ("editor", "photo"):
+        return _read_credit(q, sentences, documents)
     if q.meta not in ("issue", "publication", "byline"):
         return None
     for s in sentences:
@@ -604,6 +610,63 @@ def read_meta(
         start, end = found
         return MetaFact(_meta_short(q, value), s.source, start, end)
     return None
+
+
+_EDITOR_LINE = re.compile(
+    r"^[ \t\u3000]*(?:责任编辑|责编|编辑(?=[ \t\u3000:：]))[ \t\u3000:：]*(\S[^\n]{0,40})$", re.M
+)
+# A caption's credit: 「…现场 秀洲区王江泾镇人民政府供图」, 「…(越城区农业农村和水利局提供)」,
+# 「温州永嘉楠溪江 徐永义 摄」.
+_CAPTION = re.compile(
+    r"^[ \t\u3000]*(\S[^\n]{1,80}?)(?:[ \t\u3000]+(\S{2,30}?)供图"
+    r"|[(（]([^()（）\n]{2,30}?)(?:提供|供图)[)）]"
+    r"|[ \t\u3000]+((?:[\u4e00-\u9fff·]{2,4}[ \t\u3000]*){1,3})摄)[ \t\u3000]*$",
+    re.M,
+)
+
+
+def _read_credit(
+    q: Question, sentences: Sequence[Sentence], documents: Callable[[str], str]
+) -> MetaFact | None:
+    """The editors of the issue, or who provided the photo the question describes: from
+    the 责任编辑 line, or the credit of the caption sharing most words with the question,
+    in the files the retrieved sentences come from."""
+    sources = list(dict.fromkeys(s.source for s in sentences))
+    if q.meta == "editor":
+        for source in sources:
+            m = _EDITOR_LINE.search(documents(source))
+            if m:
+                editors = " ".join(m.group(1).split())
+                line_start = m.start() + len(m.group()) - len(m.group().lstrip())
+                return MetaFact(editors, source, line_start, m.end(), _credit_english(q, editors))
+        return None
+    words = _anchor_words(q) if q.lang == "zh" else list(q.keywords)
+    words = [w for w in words if not re.search(r"图|照|摄|拍|提供", w)]
+    # English: the question's capitalised names, against the caption in pinyin.
+    names = [w.lower() for w in re.findall(r"\b[A-Z][a-z]{2,}\b", q.text)] if q.lang == "en" else []
+    best: tuple[int, MetaFact] | None = None
+    for source in sources:
+        text = documents(source)
+        for m in _CAPTION.finditer(text):
+            caption = fold(m.group(1))
+            overlap = sum(len(w) for w in words if fold(w) in caption)
+            if names:
+                spelled = english.romanised(m.group(1))
+                overlap += sum(len(n) // 3 for n in names if n in spelled)
+            credit = " ".join(next(g for g in m.groups()[1:] if g).split())
+            line_start = m.start() + len(m.group()) - len(m.group().lstrip())
+            fact = MetaFact(credit, source, line_start, m.end(), _credit_english(q, credit))
+            if overlap and (best is None or overlap > best[0]):
+                best = (overlap, fact)
+    return best[1] if best else None
+
+
+def _credit_english(q: Question, credit: str) -> str | None:
+    """Names of people in pinyin for an English question ('Yuan Wei, Yang Chen')."""
+    if q.lang != "en" or not all(re.fullmatch(r"[\u4e00-\u9fff·]{2,4}", n) for n in credit.split()):
+        return None
+    spelled = [english.romanise_person(n) for n in credit.split()]
+    return ", ".join(s for s in spelled if s) or None
 
 
 def _meta_short(q: Question, value: str) -> str:

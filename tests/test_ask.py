@@ -93,6 +93,24 @@ def test_which_reporter_wrote_an_article_is_answered_from_its_byline(
     check_citations(answer, assistant.index)
 
 
+def test_editors_and_photo_credits_are_answered_from_their_lines(assistant: Assistant) -> None:
+    editors = assistant.ask("这期《今日浙江》的责任编辑有哪几位?")
+    assert editors.answered and editors.short == "袁卫 杨晨 亓惠洁"
+    assert editors.citations[0].quote.startswith("责任编辑")
+    check_citations(editors, assistant.index)
+    english = assistant.ask("Who are the responsible editors of this issue?")
+    assert english.answered and english.short == "Yuan Wei, Yang Chen, Qi Huijie"
+    photo = assistant.ask("王江泾镇安置房工地的那张配图是哪个单位供的图?")
+    assert photo.answered and photo.short == "秀洲区王江泾镇人民政府"
+    assert photo.citations[0].quote.endswith("供图")
+    check_citations(photo, assistant.index)
+    credit = assistant.ask(
+        "Who provided the photo of the completed Mashan sluice drainage project?"
+    )
+    assert credit.answered and credit.short == "越城区农业农村和水利局"
+    check_citations(credit, assistant.index)
+
+
 def test_public_types_have_the_documented_fields() -> None:
     assert [f.name for f in fields(Answer)] == [
         "text", "mode", "answered", "notice", "citations", "passages", "short"

@@ -434,6 +434,11 @@ def test_names_the_tagger_misses_are_found_where_the_question_puts_them() -> Non
     welder = "全省首个破格获得正高级工程师职称的一线焊工卫松,积极助力山区26县发展。"
     assert answer("哪位一线焊工在全省率先被破格评为正高级工程师？", welder) == "卫松"
     assert answer("哪位农民工在全省率先被破格评为正高级工程师？", welder) is None
+    # An English role is any of its Chinese titles, and the name right after it counts.
+    assert {"主任", "总监"} <= set(analyse("Who is the director of public affairs?").roles)
+    director = "新石器无人车公共事务部总监杜丹丹说,全车装有12个摄像头。"
+    assert answer("Who is the director of public affairs at Neolix?", director) == "Du Dandan"
+    assert answer("Who is the chairman of Neolix?", director) is None
     # '嘉善乡镇街道' is 嘉善's townships: the article naming 嘉善 satisfies it.
     q = analyse("农行支行连续多少年派人到嘉善乡镇街道挂职？")
     s = sentence("连续9年下派27人次,分赴全县重点乡镇街道挂职。", "嘉善县支行连续9年下派27人次。")
