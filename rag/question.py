@@ -390,7 +390,10 @@ def asked_unit(text: str, lang: Lang, qtype: AnswerType | None) -> str | None:
         return None
     if qtype != "number":
         return None
+    counting = re.search(r"\bhow many\b", text, re.I) is not None
     for pattern, unit in _EN_UNITS:
+        if counting and unit == "元":
+            continue  # 'how many foreign-invested entities' counts entities, not yuan
         if pattern.search(text):
             return unit
     return None

@@ -157,6 +157,7 @@ def _read_one(
                 part.attribute, sentence.text, sentence.tags, sp.start, sp.end
             )
             or _specific_unit(part, sp)
+            or (whole.lang == "en" and _placed_keyword(part, sentence, sp))
         ]  # fmt: skip
         if s.score < floor:
             spans = bound
@@ -338,7 +339,7 @@ def candidate_spans(q: Question, sentence: Sentence) -> list[Span]:
     if q.type == "place" and not re.search(r"国家|哪国|省|country|province|nation", q.text, re.I):
         # Every article is in 浙江, 中国: naming them answers no 'where'.
         spans = [sp for sp in spans if sp.text not in _SCOPE_PLACES]
-    if q.type in ("place", "org") and q.unit:
+    if q.type in ("place", "org") and q.unit and not (q.type == "org" and q.unit in _ANY_FIRM):
         # '哪个村' asks for a village: a county in the same sentence is not the answer. The
         # article may drop the suffix ('柯桥' for 柯桥区): then the word after it counts.
         level = re.compile(rf"(?:{q.unit})$" if q.type == "place" else rf"(?:{q.unit})")
@@ -381,6 +382,9 @@ def _appositive_names(q: Question, text: str) -> list[Span]:
             out.append(Span("person", start, at, word))
     return out
 
+
+# 哪家企业/公司 is answered by a firm's short name (华友钴业, 舜宇光学): no kind word in it.
+_ANY_FIRM = frozenset({"公司", "企业", "集团"})
 
 _SCOPES = ("全国", "全省", "全市", "全球", "世界", "全区", "全县", "省内", "国内")
 
@@ -516,6 +520,13 @@ def _local_keywords(q: Question, sentence: Sentence, span: Span) -> int:
     places = {fold(p) for p in q.places}
     hits = {k for k in q.keywords if len(k) >= 2 and fold(k) not in places and fold(k) in local}
     return min(2, len(hits))
+
+
+def _placed_keyword(q: Question, sentence: Sentence, span: Span) -> bool:
+    """An English question names a place the passage states (satisfies checked it) and
+    the span's own clause states one of its other keywords: bound as firmly as a Chinese
+    question's attribute ('1477家' of 「2023年，金华市新增外资经营主体1477家」)."""
+    return bool(q.places) and _local_keywords(q, sentence, span) >= 1
 
 
 def _anchor_words(q: Question) -> list[str]:

@@ -387,6 +387,31 @@ def test_an_english_question_prefers_the_figure_whose_clause_states_its_keywords
     assert first.picks[0].span.text == "471亿元"  # type: ignore[union-attr]
 
 
+def test_an_english_figure_bound_to_a_named_place_and_a_keyword_answers_below_the_floor() -> None:
+    from dataclasses import replace
+
+    params = ReadingParams()
+    low = params.floor("en") - params.bound_relief / 2
+    s = "据悉，2023年，金华市新增外资经营主体1477家；"
+    q = replace(analyse("How many new foreign-invested entities did Jinhua add in 2023?"),
+                keywords=("金华", "新增"), places=("金华",))  # fmt: skip
+    assert q.unit != "元"  # 'how many … foreign-invested' counts entities
+    pool = [Scored(sentence(s, s), low, 0.7, 0.3)]
+    result = read(q, pool, params, lambda _: True)
+    assert result.answered and result.picks[0].short == "1,477"
+    # No keyword of the question in the clause: below the floor it is refused.
+    unrelated = replace(q, keywords=("金华", "外商"))
+    assert not read(unrelated, pool, params, lambda _: True).answered
+
+
+def test_a_firm_is_answered_by_its_short_name() -> None:
+    # 哪家企业 is answered by 华友钴业: a firm's name need not contain 企业 or 公司.
+    s = "衢州智造新城引进了华友钴业等龙头企业,形成新能源产业链。"
+    assert answer("衢州智造新城引进了哪家龙头企业？", s) == "华友钴业"
+    bank = "宁波银行为企业提供贷款。"
+    assert answer("哪家大学为企业提供贷款？", bank) is None  # a bank is no university
+
+
 def test_untyped_questions_prefer_the_sentence_that_explains() -> None:
     restates = "原来,在新街社区党群服务中心,有一间名叫“暖心坊”的工坊。"
     reason = "“暖心坊”建立的初衷是为了盘活社区闲置资源,破解富余劳动力就业难问题。"
