@@ -66,7 +66,10 @@ def bench_ask(index: Path, limit: int) -> str:
     assert isinstance(model, SentenceTransformerEmbedder)
     ask_ms = _timed(lambda q: assistant.ask(q, mode="extractive"), questions)
     prompt = model.prompt("query")
-    embed_ms = _timed(lambda q: model.model.encode([q], prompt=prompt), questions)
+    if model.backend != "torch":  # the backend the index was built with, as ask() uses it
+        embed_ms = _timed(lambda q: model._onnx.encode([q], prompt, model._batching), questions)
+    else:
+        embed_ms = _timed(lambda q: model.model.encode([q], prompt=prompt), questions)
     a, e = percentiles(ask_ms), percentiles(embed_ms)
     lines = _header(
         "Warm `ask()` latency, extractive mode", f"python -m rag.evals.bench ask --index {index}"
