@@ -85,7 +85,9 @@ def english_terms(question: str) -> list[str]:
     """Content words and adjacent pairs of an English question, stemmed."""
     words = [_stem(w) for w in _WORD.findall(question.lower()) if w not in _STOP]
     pairs = [f"{a} {b}" for a, b in itertools.pairwise(words)]
-    return pairs + words
+    # 'added value' is glossed 'value added' (增加值): a pair is tried both ways round.
+    swapped = [f"{b} {a}" for a, b in itertools.pairwise(words)]
+    return pairs + swapped + words
 
 
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*\b")
@@ -144,6 +146,22 @@ def places_in(question: str, vocabulary: Collection[str]) -> list[str]:
     return out
 
 
+def _variants(term: str) -> list[str]:
+    """A word, then the noun the dictionary may gloss for it ('industrial' -> 'industry',
+    'agricultural' -> 'agriculture', 'digitalized' -> 'digitalize'). Pairs stay as
+    they are."""
+    if " " in term:
+        return [term]
+    forms = [term]
+    for suffix, repl in _NOUN_FORMS:
+        if term.endswith(suffix) and len(term) > len(suffix) + 3:
+            forms.append(term[: -len(suffix)] + repl)
+    return list(dict.fromkeys(forms))
+
+
+_NOUN_FORMS = (("ial", "y"), ("al", "e"), ("al", ""), ("ed", ""), ("ed", "e"))
+
+
 def to_chinese(question: str, vocabulary: Collection[str]) -> list[str]:
     """Chinese keywords for an English question, restricted to `vocabulary`."""
     with _lock:
@@ -153,9 +171,17 @@ def to_chinese(question: str, vocabulary: Collection[str]) -> list[str]:
     for term in english_terms(question):
         if term in covered:
             continue
-        words = table.get(term, frozenset())
-        hits = sorted(w for w in words if w in vocabulary)
+        direct = sorted(w for w in table.get(term, frozenset()) if w in vocabulary)
+        hits = (
+            direct[:3]
+            + [
+                w
+                for variant in _variants(term)[1:]
+                for w in sorted(table.get(variant, frozenset()))
+                if w in vocabulary and w not in direct
+            ][:2]
+        )
         if hits:
-            found.update(dict.fromkeys(hits[:3]))
+            found.update(dict.fromkeys(hits))
             covered.update(term.split())
     return list(found)

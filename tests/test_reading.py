@@ -513,3 +513,14 @@ def test_respectively_pairs_each_subject_with_its_figure() -> None:
     assert (
         answer("2021年度嘉兴市服务业集聚区评估中,南湖旅游文化集聚区拿了第几名?", text) == "第一名"
     )
+
+
+def test_english_keywords_come_from_noun_forms_and_pairs_either_way_round() -> None:
+    from rag import translate
+
+    vocabulary = {"工业", "增加值", "浙江"}
+    keywords = translate.to_chinese("How much was Zhejiang's industrial added value?", vocabulary)
+    # 'industrial' is glossed through 'industry' (工业), 'added value' as 'value added'.
+    assert {"工业", "增加值"} <= set(keywords)
+    assert "agriculture" in translate._variants("agricultural")
+    assert translate._variants("value added") == ["value added"]  # pairs as they are
