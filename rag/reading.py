@@ -29,7 +29,7 @@ from rag import attribute, english
 from rag.evidence import Scored, Sentence
 from rag.question import Question
 from rag.spans import Span, typed_spans
-from rag.text import detect_lang, fold, match_key, tokenize
+from rag.text import detect_lang, fold, match_key, person_names, tokenize
 
 # Places every article of this corpus is in: naming them constrains nothing.
 _SCOPE_PLACES = frozenset({"浙江", "浙江省", "中国", "全国", "我国", "全省", "国内", "国家"})
@@ -363,16 +363,10 @@ def _appositive_names(q: Question, text: str) -> list[Span]:
     """Names LAC did not tag, found where the question says they stand: right after the
     description it asks about ('一线焊工卫松' for 哪位一线焊工…) or the role it asks for
     ('总监杜丹丹' for a director). jieba's person tag (nr) gives the name's extent."""
-    import jieba.posseg
-
-    from rag.text import _jieba
-
-    _jieba()  # quiet dictionary loading
     out: list[Span] = []
-    at = 0
-    for word, flag in jieba.posseg.lcut(text):
-        start, at = at, at + len(word)
-        if flag != "nr" or not 2 <= len(word) <= 3 or start < 2:
+    for start, at in person_names(text):
+        word = text[start:at]
+        if not 2 <= len(word) <= 3 or start < 2:
             continue
         before = text[start - 2 : start]
         described = q.lang == "zh" and bool(re.fullmatch(r"[\u4e00-\u9fff]{2}", before))

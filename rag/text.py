@@ -157,6 +157,20 @@ def _jieba():  # type: ignore[no-untyped-def]
     return jieba
 
 
+def person_names(text: str) -> list[tuple[int, int]]:
+    """Where jieba's part-of-speech tagger sees a person's name (tag nr) in `text`."""
+    import jieba.posseg
+
+    _jieba()  # quiet dictionary loading
+    out: list[tuple[int, int]] = []
+    at = 0
+    for word, flag in jieba.posseg.lcut(text):
+        if flag == "nr":
+            out.append((at, at + len(word)))
+        at += len(word)
+    return out
+
+
 def tokenize(text: str) -> list[str]:
     """Keyword-search tokens: jieba words (search mode) plus Latin words and numbers.
 
