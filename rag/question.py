@@ -414,10 +414,18 @@ def asked_roles(text: str, lang: Lang) -> tuple[str, ...]:
     return tuple(dict.fromkeys(r for r in found if not any(r != o and r in o for o in found)))
 
 
+_EN_AND_ASK = re.compile(
+    r",?\s+and\s+(?=(?:how|what|when|where|which|who|why|from what|in what)\b)", re.I
+)
+
+
 def split_parts(text: str) -> list[str]:
     """The sub-questions of a two-part question ('…多少个？…是多少？'), else [text]."""
     body = text.strip()
     pieces = [p.strip() for p in re.split(r"(?<=[？?])\s*|[；;]\s*", body) if p.strip()]
+    if len(pieces) == 1 and body.isascii():
+        # 'What was the value in 2023, and how fast did it grow?': a second question word.
+        pieces = [p.strip() for p in _EN_AND_ASK.split(body) if p and p.strip()]
     pieces = [p for p in pieces if len(re.sub(r"[\W_]", "", p)) >= 4]
     return pieces if len(pieces) >= 2 else [text]
 

@@ -64,6 +64,10 @@ def test_two_part_questions_are_split() -> None:
     q = analyse("绍兴累计培育了多少个平台?去年平台经营总额是多少?")
     assert [p.type for p in q.parts] == ["number", "number"]
     assert split_parts("湖州哪个县获得了冠军鼎？") == ["湖州哪个县获得了冠军鼎？"]
+    # English: a second question word after 'and' starts the second part.
+    english = analyse("When was the college inaugurated, and how many mentors were appointed?")
+    assert [p.type for p in english.parts] == ["date", "number"]
+    assert split_parts("Which county won and why?") == ["Which county won and why?"]
 
 
 def spans_of(text: str, type_: str) -> list[str]:
