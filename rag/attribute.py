@@ -136,16 +136,18 @@ def counts_same(words: Sequence[str], counted: str) -> bool:
 def clause_of(text: str, start: int, end: int) -> tuple[int, int]:
     """The clause of `text` around [start, end): from the last clause break before it to
     the first one after it."""
-    left = max(text.rfind(ch, 0, start) for ch in _CLAUSE_END) + 1
-    rights = [i for i in (text.find(ch, end) for ch in _CLAUSE_END) if i >= 0]
-    return left, min(rights) if rights else len(text)
+    return _between(text, start, end, _CLAUSE_END)
 
 
 def item_of(text: str, start: int, end: int) -> tuple[int, int]:
     """The item of an enumeration around [start, end): like `clause_of`, also bounded by
     the enumeration comma 、 ('未来农场33家' of 「…工厂417家、未来农场33家。」)."""
-    left = max(text.rfind(ch, 0, start) for ch in _CLAUSE_END + "、") + 1
-    rights = [i for i in (text.find(ch, end) for ch in _CLAUSE_END + "、") if i >= 0]
+    return _between(text, start, end, _CLAUSE_END + "、")
+
+
+def _between(text: str, start: int, end: int, breaks: str) -> tuple[int, int]:
+    left = max(text.rfind(ch, 0, start) for ch in breaks) + 1
+    rights = [i for i in (text.find(ch, end) for ch in breaks) if i >= 0]
     return left, min(rights) if rights else len(text)
 
 

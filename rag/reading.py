@@ -29,11 +29,11 @@ from rag import attribute, english
 from rag.evidence import Scored, Sentence
 from rag.question import Question
 from rag.spans import Span, typed_spans
-from rag.text import detect_lang, fold, match_key, person_names, tokenize
+from rag.text import ADMIN_LEVEL, detect_lang, fold, match_key, person_names, tokenize
 
 # Places every article of this corpus is in: naming them constrains nothing.
 _SCOPE_PLACES = frozenset({"浙江", "浙江省", "中国", "全国", "我国", "全省", "国内", "国家"})
-_PLACE_SUFFIX = re.compile(r"(?:省|市|县|区|镇|乡|村|街道)$")
+_PLACE_SUFFIX = re.compile(ADMIN_LEVEL + "$")
 _RELATIVE_YEAR = re.compile(r"今年|去年|上年|前年|明年|当年|同期|近年|本年|年内|年底|年初")
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 
@@ -649,21 +649,22 @@ def _read_credit(
     words = [w for w in words if not re.search(r"图|照|摄|拍|提供", w)]
     # English: the question's capitalised names, against the caption in pinyin.
     names = [w.lower() for w in re.findall(r"\b[A-Z][a-z]{2,}\b", q.text)] if q.lang == "en" else []
-    best: tuple[int, MetaFact] | None = None
+    best: tuple[int, str, re.Match[str]] | None = None
     for source in sources:
-        text = documents(source)
-        for m in _CAPTION.finditer(text):
+        for m in _CAPTION.finditer(documents(source)):
             caption = fold(m.group(1))
             overlap = sum(len(w) for w in words if fold(w) in caption)
             if names:
                 spelled = english.romanised(m.group(1))
                 overlap += sum(len(n) // 3 for n in names if n in spelled)
-            credit = " ".join(next(g for g in m.groups()[1:] if g).split())
-            line_start = m.start() + len(m.group()) - len(m.group().lstrip())
-            fact = MetaFact(credit, source, line_start, m.end(), _credit_english(q, credit))
             if overlap and (best is None or overlap > best[0]):
-                best = (overlap, fact)
-    return best[1] if best else None
+                best = (overlap, source, m)
+    if best is None:
+        return None
+    _, source, m = best
+    credit = " ".join(next(g for g in m.groups()[1:] if g).split())
+    line_start = m.start() + len(m.group()) - len(m.group().lstrip())
+    return MetaFact(credit, source, line_start, m.end(), _credit_english(q, credit))
 
 
 def _credit_english(q: Question, credit: str) -> str | None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from rag.question import AnswerType
 from rag.tagger import Token
-from rag.text import fold
+from rag.text import ADMIN_LEVEL, fold
 
 _CN_DIGITS = "零〇一二两三四五六七八九十百千"
 _NUM = rf"(?:\d+(?:[.,]\d+)*|[{_CN_DIGITS}]+(?:点[{_CN_DIGITS}]+)?)"
@@ -146,7 +146,7 @@ def _is_date(text: str) -> bool:
     )
 
 
-_ADMIN_PLACE = re.compile(r"[\u4e00-\u9fff]{1,5}(?:省|市|县|区|镇|乡|村|街道)")
+_ADMIN_PLACE = re.compile(r"[\u4e00-\u9fff]{1,5}" + ADMIN_LEVEL)
 
 
 def _plausible_place(text: str) -> bool:

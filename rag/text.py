@@ -146,6 +146,10 @@ _STOPWORDS = frozenset(
 )
 
 
+# The administrative level a Chinese place name ends in (长兴县, 柯桥区, 王江泾镇, 大唐街道).
+ADMIN_LEVEL = "(?:省|市|县|区|镇|乡|村|街道)"
+
+
 @cache
 def _jieba():  # type: ignore[no-untyped-def]
     # jieba builds its prefix dictionary lazily and logs to stderr; keep it quiet.
