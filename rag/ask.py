@@ -356,6 +356,9 @@ class Assistant:
                 question.analyse(prep.question), prep.scored, self.params.reading
             )
             chosen = extractive.choose(order, self.params.extractive)
+            chosen = extractive.continued(
+                chosen, prep.scored, prep.index.document, self.params.extractive.max_chars
+            )
             text, citations, short = (
                 extractive.answer_text(chosen, prep.lang),
                 extractive.citations_for(chosen),

@@ -15,8 +15,9 @@ that state a number in that unit.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -25,8 +26,8 @@ from rag.keyword import translations
 from rag.retrieve import Hit
 from rag.store import Store
 from rag.tagger import Token
-from rag.text import detect_lang, fold, join_lines, tokenize
-from rag.types import ArticleMeta
+from rag.text import detect_lang, fold, join_lines, match_key, tokenize
+from rag.types import ArticleMeta, Chunk
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 # What a quantity question asks for: the measure word after 多少/几 (or a year), or, in
@@ -88,6 +89,24 @@ class EvidenceParams:
     mismatch_penalty: float = 0.15
 
 
+class ArticleText:
+    """The whole article a sentence sits in (title, byline and text), read once and only
+    when asked for: most questions never need more than the passage."""
+
+    __slots__ = ("_key", "_read")
+
+    def __init__(self, read: Callable[[], str]) -> None:
+        self._read = read
+        self._key: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The article as rag.text.match_key folds it."""
+        if self._key is None:
+            self._key = match_key(self._read())
+        return self._key
+
+
 @dataclass(frozen=True)
 class Sentence:
     """A candidate evidence sentence inside one retrieved passage."""
@@ -102,6 +121,9 @@ class Sentence:
     meta: ArticleMeta = field(default_factory=ArticleMeta)
     tags: tuple[Token, ...] = ()  # LAC words and tags of `text` (rag.tagger)
     context: str = ""  # the passage the sentence sits in (title + text), for constraints
+    # The whole article around it, for constraints the passage alone cannot settle (who or
+    # what the question names); read from the store only when a check asks for it.
+    article: ArticleText | None = field(default=None, compare=False, repr=False)
     # its stored embedding (None: none stored; it then scores 0 on the dense side)
     vector: np.ndarray | None = field(default=None, compare=False, repr=False)
 
@@ -118,9 +140,13 @@ def candidates(index: Store, hits: Sequence[Hit]) -> list[Sentence]:
     """Every sentence of the hit passages, once, in passage rank then reading order."""
     seen: set[tuple[str, int, int]] = set()
     out: list[Sentence] = []
+    articles: dict[tuple[str, int], ArticleText] = {}
     for rank, hit in enumerate(hits):
         chunk = index.chunk(hit.row)
         text = index.document(chunk.source)
+        article = articles.setdefault(
+            (chunk.source, chunk.article), ArticleText(partial(_article_text, index, chunk))
+        )
         for stored in index.sentences_of(hit.row):
             start, end = stored.start, stored.end
             key = (chunk.source, start, end)
@@ -139,10 +165,16 @@ def candidates(index: Store, hits: Sequence[Hit]) -> list[Sentence]:
                     meta=chunk.meta,
                     tags=stored.tags,
                     context=f"{chunk.title}\n{chunk.text}",
+                    article=article,
                     vector=stored.vector,
                 )
             )
     return out
+
+
+def _article_text(index: Store, chunk: Chunk) -> str:
+    before, quote, after = index.context(chunk.source, chunk.start, chunk.end)
+    return f"{chunk.title}\n{chunk.meta.byline or ''}\n{before}{quote}{after}"
 
 
 def _has_words(text: str) -> bool:

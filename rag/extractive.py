@@ -7,12 +7,12 @@ calibrated threshold the answer is a refusal that lists the closest passages.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
 from rag.evidence import Scored
 from rag.reading import Pick, is_question
-from rag.text import Lang, squeeze
+from rag.text import Lang, join_lines, squeeze
 from rag.types import Citation, Passage
 
 
@@ -48,6 +48,45 @@ def choose(scored: Sequence[Scored], params: ExtractiveParams) -> list[Scored]:
         chosen.append(cand)
         used += size
     return chosen
+
+
+def continued(
+    chosen: Sequence[Scored],
+    scored: Sequence[Scored],
+    document: Callable[[str], str],
+    max_chars: int,
+) -> list[Scored]:
+    """Each chosen sentence with the sentence right after it in its passage, as one quote
+    (a reason or a description): news prose names the subject in one sentence and says
+    why or what in the next (「…有一间名叫“暖心坊”的工坊…」 then 「原来…」). Within the
+    length budget; never a sentence already chosen or one that asks."""
+    out: list[Scored] = []
+    used = sum(len(squeeze(c.sentence.text)) for c in chosen)
+    taken = {(c.sentence.source, c.sentence.start) for c in chosen}
+    for c in chosen:
+        s = c.sentence
+        nxt = min(
+            (
+                o.sentence
+                for o in scored
+                if o.sentence.passage_id == s.passage_id and o.sentence.start >= s.end
+            ),
+            key=lambda o: o.start,
+            default=None,
+        )
+        if nxt is None or (nxt.source, nxt.start) in taken or is_question(nxt.text):
+            out.append(c)
+            continue
+        doc = document(s.source)
+        size = len(squeeze(nxt.text))
+        if doc[s.end : nxt.start].strip() or used + size > max_chars:
+            out.append(c)
+            continue
+        used += size
+        taken.add((nxt.source, nxt.start))
+        quote = join_lines(doc[s.start : nxt.end])
+        out.append(replace(c, sentence=replace(s, end=nxt.end, text=quote)))
+    return out
 
 
 def _repeats(cand: Scored, chosen: Sequence[Scored]) -> bool:

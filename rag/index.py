@@ -564,8 +564,8 @@ class Index:
 
     def context(self, source: str, start: int, end: int) -> tuple[str, str, str]:
         """(before, quote, after): the original text of the article around a quote."""
-        chunks = [self.chunk(r) for r in self.file_rows(source)]
-        return article_context(self.document(source), chunks, start, end)
+        extents = self._segment_of(source).article_extents(source)
+        return article_context(self.document(source), extents, start, end)
 
     # -- what a writer carries over ----------------------------------------------------
 

@@ -69,7 +69,7 @@ from rag.index import (
 from rag.keyword import BM25Params, KeywordHits, KeywordIndex, idf, search_words
 from rag.keyword import bm25 as bm25_weights
 from rag.segment import SegmentData, StoredDocument, chunk_from_json, chunk_to_json, text_hash
-from rag.store import article_context
+from rag.store import article_context, article_extents
 from rag.tagger import Token
 from rag.text import tokenize
 from rag.types import Chunk
@@ -382,7 +382,8 @@ class MilvusStore:
         return out
 
     def context(self, source: str, start: int, end: int) -> tuple[str, str, str]:
-        return article_context(self.document(source), self._file_chunks(source), start, end)
+        extents = article_extents(self._file_chunks(source))
+        return article_context(self.document(source), extents, start, end)
 
     # -- search ----------------------------------------------------------------------
 

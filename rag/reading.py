@@ -402,9 +402,30 @@ def satisfies(q: Question, sentence: Sentence) -> bool:
         return False
     if q.roles and not any(states_role(text, r) for r in q.roles):
         return False
+    if not _names_entities(q, sentence):
+        return False
     # Who did what: the sentence must say the 'what' ('主持' of 由谁主持), or the name it
     # gives belongs to somebody else.
     return not (q.type == "person" and q.focus and not any(_states_word(text, w) for w in q.focus))
+
+
+def _names_entities(q: Question, sentence: Sentence) -> bool:
+    """The sentence's article names every person, organisation and work the question
+    names: a figure of another firm's project is no answer about 桐昆集团's."""
+    if not q.entities:
+        return True
+    article = sentence.article.key if sentence.article else match_key(sentence.context)
+    return all(_entity_stated(e, article) for e in q.entities if len(e) >= 2)
+
+
+def _entity_stated(entity: str, article: str) -> bool:
+    """A person, organisation or work the question names is named by the article (its
+    match_key): whole, or each of its words (新昌农业农村局 by 新昌县农业农村局)."""
+    key = match_key(entity)
+    if key in article:
+        return True
+    words = [w for w in tokenize(entity) if len(w) >= 2]
+    return bool(words) and all(w in article for w in words)
 
 
 def _place_stated(place: str, text: str) -> bool:

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
+from rag.store import article_extents
 from rag.tagger import Token
 from rag.text import squeeze
 from rag.types import ArticleMeta, Chunk
@@ -282,6 +283,7 @@ class Segment:
         self._documents = _Lines(directory / "documents.jsonl")
         self._tags = _Lines(directory / "sentence_tags.jsonl")
         self._document_cached = functools.lru_cache(maxsize=32)(self._document)
+        self.article_extents = functools.lru_cache(maxsize=256)(self._article_extents)
         load = self._load
         self.chunk_source = load("chunk_source.npy")
         self.chunk_hash = load("chunk_hash.npy")
@@ -330,6 +332,10 @@ class Segment:
 
     def _document(self, source: str) -> StoredDocument:
         return StoredDocument(**json.loads(self._documents[self.source_id[source]]))
+
+    def _article_extents(self, source: str) -> dict[int, tuple[int, int]]:
+        """Where each article of a file lies, as its chunks cover it: {article: (start, end)}."""
+        return article_extents(self.chunk(int(r)) for r in self.rows_of(source))
 
     def rows_of(self, source: str) -> np.ndarray:
         sid = self.source_id.get(source)

@@ -12,7 +12,7 @@ Vectors are L2-normalised float32; every similarity is an inner product (cosine)
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -96,17 +96,22 @@ class Store(Protocol):
         ...
 
 
+def article_extents(chunks: Iterable[Chunk]) -> dict[int, tuple[int, int]]:
+    """{article index: (start, end)} of a file's articles, as its chunks cover them."""
+    out: dict[int, tuple[int, int]] = {}
+    for c in chunks:
+        a, b = out.get(c.article, (c.start, c.end))
+        out[c.article] = (min(a, c.start), max(b, c.end))
+    return out
+
+
 def article_context(
-    text: str, chunks: Sequence[Chunk], start: int, end: int
+    text: str, extents: Mapping[int, tuple[int, int]], start: int, end: int
 ) -> tuple[str, str, str]:
-    """(before, quote, after) of a quote in a file's `text`: the extent of the article of
-    the chunk holding the quote, as its file's `chunks` cover it (`Store.context`)."""
-    owner = next((c for c in chunks if c.start <= start < c.end), None)
-    a_start, a_end = (start, end)
-    if owner is not None:
-        spans = [(c.start, c.end) for c in chunks if c.article == owner.article]
-        a_start, a_end = min(s for s, _ in spans), max(e for _, e in spans)
-    a_start, a_end = min(a_start, start), max(a_end, end)
+    """(before, quote, after) of a quote in a file's `text`: the extent of the article
+    holding the quote (`article_extents` of the file's chunks; `Store.context`)."""
+    owner = next((e for e in extents.values() if e[0] <= start < e[1]), (start, end))
+    a_start, a_end = min(owner[0], start), max(owner[1], end)
     return text[a_start:start], text[start:end], text[end:a_end]
 
 

@@ -185,3 +185,14 @@ def test_history_in_parts_and_the_follow_up_borrows_only_the_topic(assistant: As
     assert prep.query == "热电厂原计划停止供热 后来缩短到几天？"
     answer = assistant.ask("后来缩短到几天？", history=history)
     assert answer.answered and "6天" in answer.text
+
+
+def test_a_description_quotes_the_sentence_after_the_one_naming_its_subject(
+    assistant: Assistant,
+) -> None:
+    # 「今年5月23日,“义境”App在义乌上线。」 names the app; what it is follows.
+    answer = assistant.ask("义乌上线的“义境”App是个什么样的平台?")
+    assert answer.answered and len(answer.citations) == 1
+    quote = answer.citations[0].quote
+    assert "在义乌上线" in quote and "线上集成式平台" in quote
+    check_citations(answer, assistant.index)
