@@ -186,23 +186,33 @@ def _syllables(text: str) -> str:
     return "".join(_pinyin()(text)).replace("ü", "u").replace("v", "u")
 
 
+def _spelt(text: str) -> str:
+    """Pinyin as names are written: an apostrophe before a syllable that starts with a, o
+    or e and follows another (磐安 -> Pan'an, not Panan; 西安 -> Xi'an)."""
+    out = ""
+    for syllable in _pinyin()(text):
+        syllable = syllable.replace("ü", "u").replace("v", "u")
+        out += ("'" if out and syllable[:1] in "aoe" else "") + syllable
+    return out.capitalize()
+
+
 def romanise_place(text: str) -> str | None:
     if not re.fullmatch(r"[\u4e00-\u9fff]+", text):
         return None
     for zh, en in _PLACE_SUFFIX:
         if text.endswith(zh) and len(text) > len(zh):
-            return f"{_syllables(text[: -len(zh)]).capitalize()} {en}"
+            return f"{_spelt(text[: -len(zh)])} {en}"
     from rag.translate import english_name
 
     # Foreign places are not spelt in pinyin: 卡塔尔 is Qatar, not Kataer.
-    return english_name(text) or _syllables(text).capitalize()
+    return english_name(text) or _spelt(text)
 
 
 def romanise_person(text: str) -> str | None:
     if not re.fullmatch(r"[\u4e00-\u9fff]{2,4}", text):
         return None
     surname, given = (text[:2], text[2:]) if len(text) == 4 else (text[:1], text[1:])
-    return f"{_syllables(surname).capitalize()} {_syllables(given).capitalize()}"
+    return f"{_spelt(surname)} {_spelt(given)}"
 
 
 def romanised(text: str) -> str:

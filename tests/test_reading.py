@@ -98,6 +98,8 @@ def test_typed_spans_are_verbatim_and_typed() -> None:
         ("全省第一", "rank", "1st in the province"),
         ("长兴县", "place", "Changxing County"),
         ("卡塔尔", "place", "Qatar"),  # a foreign place: its English name, not pinyin
+        ("磐安县", "place", "Pan'an County"),  # pinyin's apostrophe between syllables
+        ("欧阳娜娜", "person", "Ouyang Nana"),
         ("2024年5月27日", "date", "May 27, 2024"),
         ("百分之十二", "percent", "12%"),
         ("叶诗蕾", "person", "Ye Shilei"),
