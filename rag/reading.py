@@ -396,7 +396,8 @@ def satisfies(q: Question, sentence: Sentence) -> bool:
     if q.years and not _year_ok(q.years, text, context):
         return False
     places = [p for p in q.places if p not in _SCOPE_PLACES]
-    stated = [_place_stated(fold(p), context + fold(sentence.title)) for p in places]
+    where = _where(q, sentence, context) if places else ""
+    stated = [_place_stated(p, where) for p in places]
     # '杭州西湖区': the district named is enough, the city it lies in goes without saying.
     if not all(stated) and not (len(places) > 1 and stated[-1]):
         return False
@@ -428,7 +429,19 @@ def _entity_stated(entity: str, article: str) -> bool:
     return bool(words) and all(w in article for w in words)
 
 
+def _where(q: Question, sentence: Sentence, context: str) -> str:
+    """Where a place the question names must be stated. A Chinese question's place (LAC
+    finds it in the question's own words) is enough in the sentence's article: the
+    dateline or the lead names the city once (本报湖州9月4日电), and the passage says 全市.
+    An English question's places are dictionary renderings of its words, looser: they
+    must be in the passage or the title (article-wide, dev refusal recall fell 50 -> 43)."""
+    if q.lang == "zh" and sentence.article is not None:
+        return sentence.article.key
+    return match_key(context + sentence.title)
+
+
 def _place_stated(place: str, text: str) -> bool:
+    place = match_key(place)
     return (_proper_part(place) or place) in text
 
 

@@ -554,3 +554,20 @@ def test_a_firm_or_person_the_question_names_must_be_named_by_the_article() -> N
     bureau = replace(sentence(rules), article=ArticleText(lambda: "新昌县农业农村局\n" + rules))
     assert satisfies(analyse("新昌农业农村局针对八个方面定的治理规矩叫什么?"), bureau)
     assert not satisfies(analyse("嵊州农业农村局针对八个方面定的治理规矩叫什么?"), bureau)
+
+
+def test_a_chinese_question_s_place_may_be_named_anywhere_in_the_article() -> None:
+    from dataclasses import replace
+
+    from rag.evidence import ArticleText
+
+    text = "全市工业增加值达到1200亿元。"
+    article = ArticleText(lambda: "本报湖州9月4日电 记者 张三\n" + text)
+    s = replace(sentence(text), article=article)
+    # The dateline names the city once; the passage says 全市.
+    assert satisfies(analyse("湖州的工业增加值是多少？"), s)
+    assert not satisfies(analyse("嘉兴的工业增加值是多少？"), s)
+    # An English question's place is a dictionary rendering: the passage or title must name it.
+    en = replace(analyse("What was the industrial added value of Huzhou?"), places=("湖州",))
+    assert not satisfies(en, s)
+    assert satisfies(en, replace(s, title="湖州工业"))
