@@ -90,6 +90,30 @@ def parse_byline(line: str) -> BylineParse | None:
     return BylineParse(tuple(names), tuple(roles), tuple(tokens), explicit)
 
 
+# A byline's label for the regional correspondents' network: 「共享联盟·湖州 陆晓芬」.
+ALLIANCE = "共享联盟"
+
+
+def credits(byline: str) -> tuple[tuple[str, str], ...]:
+    """Each person a byline names, with the label before them ('' for none): the role
+    word, job title or network label that last precedes the name.
+
+    >>> credits("记者 叶诗蕾 共享联盟·湖州 陆晓芬")
+    (('记者', '叶诗蕾'), ('共享联盟', '陆晓芬'))
+    >>> credits("张霞 云和县崇头镇党委副书记、镇长")
+    (('', '张霞'),)
+    """
+    label, people = "", []
+    for token in byline.split():
+        if token.startswith(ALLIANCE):
+            label = ALLIANCE
+        elif token in ROLE_WORDS or _is_job_title(token):
+            label = token
+        else:
+            people.append((label, token))
+    return tuple(people)
+
+
 def name_like(name: str) -> bool:
     """Two to four characters starting with a common surname, not a place name."""
     return 2 <= len(name) <= 4 and name[0] in _SURNAMES and name[-1] not in _PLACE_SUFFIX

@@ -27,6 +27,7 @@ from functools import lru_cache
 
 from rag import attribute, english
 from rag.evidence import Scored, Sentence
+from rag.ingest import bylines
 from rag.question import Question
 from rag.spans import Span, typed_spans
 from rag.text import ADMIN_LEVEL, detect_lang, fold, match_key, person_names, tokenize
@@ -647,7 +648,9 @@ def read_meta(
         if found is None:
             continue
         start, end = found
-        return MetaFact(_meta_short(q, value), s.source, start, end)
+        short = _meta_short(q, value)
+        english = _credit_english(q, short) if q.meta == "byline" else None
+        return MetaFact(short, s.source, start, end, english)
     return None
 
 
@@ -720,9 +723,37 @@ def _meta_short(q: Question, value: str) -> str:
         if first:
             return re.sub(r"\s", "", first.group())
     if q.meta == "byline":
-        names = re.sub(r"本刊记者|本报记者|记者|通讯员|本刊评论员|见习记者", " ", value).split()
-        return " ".join(names) or value
+        return _credited(q, value)
     return value
+
+
+_REPORTERS = frozenset({"记者", "本报记者", "本刊记者", "特约记者"})
+# English for the byline labels a question may ask for, most specific first.
+_EN_LABELS = (
+    (re.compile(r"\b(?:trainee|intern|junior) (?:reporter|journalist)s?\b", re.I), "见习记者"),
+    (re.compile(r"\bcorrespondents?\b", re.I), "通讯员"),
+    (re.compile(r"\b(?:reporter|journalist)s?\b", re.I), "记者"),
+)
+
+
+def _credited(q: Question, byline: str) -> str:
+    """The writers a byline names, without role words, job titles or network labels;
+    only those of the role the question asks for when it asks for one (见习记者 of
+    「见习记者 高心同 记者 于山 通讯员 丁少华」 is 高心同)."""
+    people = bylines.credits(byline)
+    if not people:
+        return byline
+    if q.lang == "zh":
+        labels = [r for r in (*bylines.ROLE_WORDS, bylines.ALLIANCE) if r in q.text]
+        asked = max(labels, key=len, default="")
+    else:
+        asked = next((zh for pattern, zh in _EN_LABELS if pattern.search(q.text)), "")
+
+    def of_asked(label: str) -> bool:
+        return label == asked or (asked in _REPORTERS and label in _REPORTERS)
+
+    chosen = [name for label, name in people if asked and of_asked(label)]
+    return " ".join(chosen or [name for _, name in people])
 
 
 def _locate(text: str, value: str) -> tuple[int, int] | None:

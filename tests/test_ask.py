@@ -91,6 +91,14 @@ def test_which_reporter_wrote_an_article_is_answered_from_its_byline(
     assert answer.answered and answer.short == "陈晔"
     assert "记者 陈晔" in answer.citations[0].quote
     check_citations(answer, assistant.index)
+    # The reporter, not the network correspondent or the label between them.
+    huzhou = assistant.ask("报道湖州颁发“生态鼎”这件事的本报记者是谁?")
+    assert huzhou.answered and huzhou.short == "叶诗蕾"
+    assert "记者 叶诗蕾 共享联盟·湖州 陆晓芬" in huzhou.citations[0].quote
+    english = assistant.ask(
+        "Which reporter covered Zhejiang's action plan for green petrochemicals?"
+    )
+    assert english.answered and english.short == "Zheng Yali"
 
 
 def test_editors_and_photo_credits_are_answered_from_their_lines(assistant: Assistant) -> None:

@@ -516,6 +516,23 @@ def test_a_question_asking_which_reporter_wrote_it_asks_for_the_byline() -> None
     assert analyse("哪个县捧获了冠军鼎？").meta is None
 
 
+def test_a_byline_answer_names_the_writers_of_the_role_asked() -> None:
+    from rag.reading import _credited
+
+    line = "见习记者 高心同 记者 于山 通讯员 丁少华"
+    assert _credited(analyse("那条消息署名的见习记者是谁?"), line) == "高心同"
+    assert _credited(analyse("那条消息的通讯员是谁?"), line) == "丁少华"
+    assert _credited(analyse("Which correspondent contributed to the report?"), line) == "丁少华"
+    # No role asked: every writer, without role words, network labels or job titles.
+    assert _credited(analyse("这篇报道是谁写的?"), line) == "高心同 于山 丁少华"
+    alliance = "记者 叶诗蕾 共享联盟·湖州 陆晓芬"
+    assert _credited(analyse("这篇报道的本报记者是谁?"), alliance) == "叶诗蕾"
+    assert _credited(analyse("Who wrote the report?"), alliance) == "叶诗蕾 陆晓芬"
+    assert _credited(analyse("作者是谁?"), "张霞 云和县崇头镇党委副书记、镇长") == "张霞"
+    # A role no writer has: all of them rather than none.
+    assert _credited(analyse("那篇报道的通讯员是谁?"), "本刊记者 马跃明 袁卫") == "马跃明 袁卫"
+
+
 def test_respectively_pairs_each_subject_with_its_figure() -> None:
     text = (
         "在2021年度嘉兴市服务业集聚区评估结果中,南湖旅游文化集聚区、南湖CBD分别斩获"
