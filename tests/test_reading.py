@@ -588,3 +588,12 @@ def test_a_chinese_question_s_place_may_be_named_anywhere_in_the_article() -> No
     en = replace(analyse("What was the industrial added value of Huzhou?"), places=("湖州",))
     assert not satisfies(en, s)
     assert satisfies(en, replace(s, title="湖州工业"))
+
+
+def test_the_measure_word_asked_for_picks_the_figure() -> None:
+    # 多少起 counts incidents: 1071起, not the 3例 of another count in the same sentence.
+    pool = scored("今年以来,上虞区查处违法行为3例,劝导各类不文明养犬行为1071起。")
+    q = analyse("今年上虞区劝导了多少起不文明养犬行为?")
+    assert q.unit == "起"
+    result = read(q, pool, ReadingParams(), lambda _: True)
+    assert result.answered and result.picks[0].short == "1071起"
