@@ -104,6 +104,9 @@ _AMOUNT = re.compile(
 
 
 def _amount(text: str) -> str | None:
+    ratio = re.fullmatch(r"(\d+(?:\.\d+)?)\s*[:∶]\s*(\d+(?:\.\d+)?)", text)
+    if ratio:
+        return f"{ratio.group(1)}:{ratio.group(2)}"  # 1.53:1 reads the same in English
     pct = re.match(r"^(?:百分之)?([\d.零〇一二两三四五六七八九十点]+)\s*(%|％|个百分点)?$", text)
     if pct and (text.startswith("百分之") or pct.group(2)):
         value = to_number(pct.group(1))

@@ -295,6 +295,10 @@ _EN_UNITS = (
     (re.compile(r"\bhow long\b", re.I), "年|月|天|日|周|小时|分钟|秒"),
     (re.compile(r"\btimes\b", re.I), "倍|次"),
 )  # fmt: skip
+# A ratio asked for: 城乡居民收入比是多少, 'the urban-rural income ratio'.
+_ASKS_RATIO = re.compile(
+    r"[\u4e00-\u9fff]比值?(?:是|为|达到?|缩小[到至]|降至|降到)?(?:多少|几)|\bratio\b", re.I
+)
 UNIT_ALIASES = {
     "钱": "元", "人": "人|名", "名": "人|名", "万亿": "万亿元|万亿", "亿": "亿元|亿",
     "万": "万", "千米": "千米|公里", "公里": "公里|千米", "个": "个|项|家|所|座|处",
@@ -383,6 +387,8 @@ def asked_unit(text: str, lang: Lang, qtype: AnswerType | None) -> str | None:
     if qtype == "org" and lang == "zh":
         m = _ZH_ORG_KIND.search(text)
         return m.group(1) if m else None
+    if qtype == "number" and _ASKS_RATIO.search(text):
+        return "[:∶]"  # '收入比是多少' is answered by 1.53:1
     if lang == "zh":
         m = _ZH_UNIT.search(text)
         if m:

@@ -31,6 +31,8 @@ _ONE_AMOUNT = rf"(?:约|近|超|逾)?{_NUM}\s*{_MAG}\s*(?:余|多)?\s*(?:{UNITS}
 _AMOUNT = re.compile(
     rf"{_ONE_AMOUNT}(?:\s*(?:至|到|—|-|~)\s*{_ONE_AMOUNT})?|{_NUM}\s*(?:至|到|—|~)\s*{_ONE_AMOUNT}"
 )
+# A ratio is an amount: 城乡居民收入比1.53:1 (one side is 1, so no clock time '9:30').
+_RATIO = re.compile(r"\d+(?:\.\d+)?\s*[:∶]\s*1(?![\d.])|(?<![\d.])1\s*[:∶]\s*\d+(?:\.\d+)?")
 _PERCENT = re.compile(rf"(?:百分之{_NUM}|\d+(?:\.\d+)?\s*(?:%|％|个百分点)|[{_CN_DIGITS}]+成)")
 _YEAR_DATE = re.compile(
     r"(?:(?:19|20)\d{2}年(?:\d{1,2}月(?:\d{1,2}日)?)?|\d{1,2}月\d{1,2}日|(?:19|20)\d{2}[-/.]\d{1,2}(?:[-/.]\d{1,2})?"
@@ -72,7 +74,7 @@ def typed_spans(text: str, tokens: Sequence[Token], want: AnswerType) -> list[Sp
     folded = fold(text)
     found: list[tuple[int, int]] = []
     if want == "number":
-        found += _matches(_AMOUNT, folded)
+        found += _matches(_AMOUNT, folded) + _matches(_RATIO, folded)
         found += [(a, b) for a, b, t in tokens if t == "m" and _is_amount(folded[a:b])]
         # Dates and percentages are types of their own: '1—4月' or '8.4%' is no amount.
         found = [(a, b) for a, b in found if not _NOT_AMOUNT.search(folded[a:b])]

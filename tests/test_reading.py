@@ -597,3 +597,16 @@ def test_the_measure_word_asked_for_picks_the_figure() -> None:
     assert q.unit == "起"
     result = read(q, pool, ReadingParams(), lambda _: True)
     assert result.answered and result.picks[0].short == "1071起"
+
+
+def test_a_ratio_asked_for_is_answered_by_a_ratio() -> None:
+    assert spans_of("城乡居民收入比缩小至1.53:1,收入达4.6万元。", "number") == ["1.53:1", "4.6万元"]
+    assert spans_of("上午9:30开幕,到11:00结束。", "number") == []  # clock times are no ratio
+    q = analyse("嘉兴城乡居民收入比是多少?")
+    assert q.type == "number" and q.unit == "[:∶]"
+    assert analyse("What is Jiaxing's urban-rural income ratio?").unit == "[:∶]"
+    assert analyse("比上年增长多少?").type == "percent"  # a comparison, not a ratio
+    pool = scored("嘉兴城乡居民收入分别增加至7.59万元、4.96万元,城乡居民收入比1.53:1。")
+    result = read(q, pool, ReadingParams(), lambda _: True)
+    assert result.answered and result.picks[0].short == "1.53:1"
+    assert english.render("1.53:1", "number") == "1.53:1"
