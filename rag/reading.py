@@ -35,6 +35,12 @@ from rag.text import ADMIN_LEVEL, detect_lang, fold, match_key, person_names, to
 # Places every article of this corpus is in: naming them constrains nothing.
 _SCOPE_PLACES = frozenset({"浙江", "浙江省", "中国", "全国", "我国", "全省", "国内", "国家"})
 _PLACE_SUFFIX = re.compile(ADMIN_LEVEL + "$")
+# A kind of zone, not a name ('经开区协调后…' of an article that says 金华开发区): no
+# constraint on where the answer is.
+_GENERIC_ZONE = re.compile(
+    r"(?:经济技术|经济|高新技术|高新|经开|开发|新|自贸|保税|工业|产业|园|景|市|城|郊|辖)区"
+    r"|(?:工业|产业|科技)?园区?|开发区|县城|城市|乡镇|农村|山区|街道|社区"
+)
 _RELATIVE_YEAR = re.compile(r"今年|去年|上年|前年|明年|当年|同期|近年|本年|年内|年底|年初")
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 
@@ -396,7 +402,7 @@ def satisfies(q: Question, sentence: Sentence) -> bool:
     context = fold(sentence.context or sentence.text)
     if q.years and not _year_ok(q.years, text, context):
         return False
-    places = [p for p in q.places if p not in _SCOPE_PLACES]
+    places = [p for p in q.places if p not in _SCOPE_PLACES and not _GENERIC_ZONE.fullmatch(p)]
     where = _where(q, sentence, context) if places else ""
     stated = [_place_stated(p, where) for p in places]
     # '杭州西湖区': the district named is enough, the city it lies in goes without saying.

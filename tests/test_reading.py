@@ -613,3 +613,11 @@ def test_a_ratio_asked_for_is_answered_by_a_ratio() -> None:
     result = read(q, pool, ReadingParams(), lambda _: True)
     assert result.answered and result.picks[0].short == "1.53:1"
     assert english.render("1.53:1", "number") == "1.53:1"
+
+
+def test_a_kind_of_zone_the_question_names_is_no_place_constraint() -> None:
+    s = sentence("面对两难情况,金华开发区经发局召集双方沟通协调,最终停止供热的时间缩短至6天。")
+    q = analyse("金华宁能热电检修期间,经开区协调后停止供热缩短到了几天?")
+    assert "经开区" in q.places
+    assert satisfies(q, s)
+    assert not satisfies(analyse("嘉兴经开区协调后停止供热缩短到了几天?"), s)  # a named one is
