@@ -616,7 +616,13 @@ def test_a_ratio_asked_for_is_answered_by_a_ratio() -> None:
 
 
 def test_a_kind_of_zone_the_question_names_is_no_place_constraint() -> None:
-    s = sentence("面对两难情况,金华开发区经发局召集双方沟通协调,最终停止供热的时间缩短至6天。")
+    from dataclasses import replace
+
+    from rag.evidence import ArticleText
+
+    text = "面对两难情况,金华开发区经发局召集双方沟通协调,最终停止供热的时间缩短至6天。"
+    lead = "金华宁能热电有限公司计划2月3日至18日停止供热。"
+    s = replace(sentence(text), article=ArticleText(lambda: lead + "\n" + text))
     q = analyse("金华宁能热电检修期间,经开区协调后停止供热缩短到了几天?")
     assert "经开区" in q.places
     assert satisfies(q, s)
