@@ -274,28 +274,39 @@ _ZH_UNIT = re.compile(
     r"(?:多少|几)(万亿元|亿元|万元|元|万亿|亿|万|钱|个|位|家|人次|人|名|项|卷|件|亩|公顷|吨|次|"
     r"平方公里|平方米|公里|千米|米|天|年|倍|户|所|座|条|台|期|块|辆|艘|本|种|批|级|场|处|轮|届|株|棵|只|头|套|间|栋|张|部|篇|首|支|箱|千瓦|瓦|度|立方米|起|例|宗|份|架|枚|门|层)"
 )
-_EN_UNITS = (
-    (re.compile(r"\b(?:yuan|rmb|renminbi|cost|price|paid|pays?|fees?|invest\w*|fund\w*|revenue|output value|sales|turnover|worth)\b", re.I), "元"),
+# Units an English question names wherever it names them (a price is in yuan).
+_EN_MEASURES = (
+    (re.compile(r"\b(?:yuan|rmb|renminbi|cost|price|paid|pays?|fees?|invest\w*|fund\w*|revenue|output value|sales|turnover|worth|balance|loans?|deposits?|budget|spending|expenditure|financing)\b", re.I), "元"),
     (re.compile(r"\btonn?es?\b|\btons\b", re.I), "吨"),
     (re.compile(r"\bmu\b", re.I), "亩"),
     (re.compile(r"\bhectares?\b", re.I), "公顷"),
     (re.compile(r"\b(?:km|kilomet(?:er|re)s?)\b", re.I), "公里"),
     (re.compile(r"\bsquare met(?:er|re)s?\b", re.I), "平方米"),
-    (re.compile(r"\bpeople|persons|residents|workers|employees|visitors|tourists|students|staff\b", re.I), "人"),
-    (re.compile(r"\bcompanies|enterprises|firms|businesses\b", re.I), "家"),
-    (re.compile(r"\bhouseholds|families\b", re.I), "户"),
-    (re.compile(r"\bhow far\b|\bdistance\b|\brange\b|\bon a single charge\b", re.I), "公里|千米|米"),
-    (re.compile(r"\bhow long (?:is|was|are|were)\b|\blength\b", re.I), "公里|千米|米"),
+    (re.compile(r"\bhow far\b|\bdistance\b|\brange\b|\bon a single charge\b|\bon one charge\b", re.I), "公里|千米|米"),
+    (re.compile(r"\blength\b|\bhow long (?:is|was|are|were) (?:the )?[\w\s'-]{0,40}?\b(?:road|bridge|railway|line|river|tunnel|coastline|track|pipeline|route|greenway|trail|canal|highway|expressway)s?\b", re.I), "公里|千米|米"),
     (re.compile(r"\belectricity\b|\bpower generat|\bgenerate\b|\bkwh\b|\bkilowatt", re.I), "千瓦时|度|瓦"),
+    (re.compile(r"\bhow long\b", re.I), "年|月|天|日|周|小时|分钟|秒"),
+)  # fmt: skip
+# Units of what 'how many …' or 'the number of …' counts: the head noun of that phrase
+# ('how many large and medium-sized companies' -> 家), not a noun elsewhere in the question
+# ('HR staff from how many companies' counts companies, not staff).
+_EN_COUNTS = (
+    (re.compile(r"\b(?:people|persons|residents|workers|employees|visitors|tourists|students|staff|talents?|graduates|members|volunteers|farmers|migrants)\b", re.I), "人"),
+    (re.compile(r"\b(?:compan(?:y|ies)|enterprises?|firms?|businesses|entities)\b", re.I), "家"),
+    (re.compile(r"\b(?:households|families)\b", re.I), "户"),
     (re.compile(r"\bteams\b", re.I), "支|个"),
-    (re.compile(r"\bvehicles|cars|buses|trucks\b", re.I), "辆|台"),
-    (re.compile(r"\bships|vessels|boats\b", re.I), "艘|条"),
+    (re.compile(r"\b(?:vehicles|cars|buses|trucks)\b", re.I), "辆|台"),
+    (re.compile(r"\b(?:ships|vessels|boats)\b", re.I), "艘|条"),
     (re.compile(r"\bdays\b", re.I), "天"),
     (re.compile(r"\bmonths\b", re.I), "月"),
     (re.compile(r"\byears\b", re.I), "年"),
-    (re.compile(r"\bhow long\b", re.I), "年|月|天|日|周|小时|分钟|秒"),
     (re.compile(r"\btimes\b", re.I), "倍|次"),
 )  # fmt: skip
+_COUNTED = re.compile(
+    r"\b(?:how many|number of)\s+((?:[\w'-]+\s+){0,6}?[\w'-]+?)"
+    r"(?=\s+(?:did|does|do|has|have|had|were|was|are|is|will|would|can|could|in|at|of|from|to|for|on|by|with|under|across|that|which)\b|[\s,?.;]*$|\s*[,?;])",
+    re.I,
+)
 # A ratio asked for: 城乡居民收入比是多少, 'the urban-rural income ratio'.
 _ASKS_RATIO = re.compile(
     r"[\u4e00-\u9fff]比值?(?:是|为|达到?|缩小[到至]|降至|降到)?(?:多少|几)|\bratio\b", re.I
@@ -397,13 +408,14 @@ def asked_unit(text: str, lang: Lang, qtype: AnswerType | None) -> str | None:
         return None
     if qtype != "number":
         return None
-    counting = re.search(r"\bhow many\b", text, re.I) is not None
-    for pattern, unit in _EN_UNITS:
-        if counting and unit == "元":
-            continue  # 'how many foreign-invested entities' counts entities, not yuan
-        if pattern.search(text):
-            return unit
-    return None
+    counted = _COUNTED.search(text)
+    if counted:
+        # 'how many foreign-invested entities' counts entities, not yuan.
+        phrase = counted.group(1)
+        units = (*_EN_COUNTS, *_EN_MEASURES[1:6])  # 'how many tonnes': a measure counted
+        found = [(m.end(), unit) for pattern, unit in units for m in pattern.finditer(phrase)]
+        return max(found)[1] if found else None
+    return next((unit for pattern, unit in _EN_MEASURES if pattern.search(text)), None)
 
 
 def asked_roles(text: str, lang: Lang) -> tuple[str, ...]:

@@ -627,3 +627,22 @@ def test_a_kind_of_zone_the_question_names_is_no_place_constraint() -> None:
     assert "经开区" in q.places
     assert satisfies(q, s)
     assert not satisfies(analyse("嘉兴经开区协调后停止供热缩短到了几天?"), s)  # a named one is
+
+
+@pytest.mark.parametrize(
+    ("question", "unit"),
+    [
+        # What 'how many' counts is the head of its phrase, not a noun elsewhere.
+        ("HR staff from how many large and medium-sized companies joined the pool?", "家"),
+        ("How many people visited Yunhe in 2023?", "人"),
+        ("How many tonnes of bonded fuel were supplied at Zhoushan Port?", "吨"),
+        ("How many clean village benchmarks has Xinchang County built?", None),
+        # A balance of loans is money, whoever borrowed it.
+        ("What was the balance of loans to small and micro businesses in March?", "元"),
+        # 'How long' is a duration unless a road or a line is measured.
+        ("How long was the heat-supply shutdown cut to?", "年|月|天|日|周|小时|分钟|秒"),
+        ("How long is the Hangzhou-Shaoxing intercity railway?", "公里|千米|米"),
+    ],
+)
+def test_the_unit_an_english_question_asks_for(question: str, unit: str | None) -> None:
+    assert analyse(question).unit == unit
