@@ -433,7 +433,18 @@ def _entity_stated(entity: str, article: str) -> bool:
     if key in article:
         return True
     words = [w for w in tokenize(entity) if len(w) >= 2]
-    return bool(words) and all(w in article for w in words)
+    if words and all(w in article for w in words):
+        return True
+    return _abbreviates(key, article)
+
+
+def _abbreviates(short: str, article: str) -> bool:
+    """A Chinese short form of a name the article spells out, its characters in order
+    within one run of Chinese text: 中国信通院 of 中国信息通信研究院, 省经信厅 of 省经济和信息化厅."""
+    if not (3 <= len(short) <= 8) or not all("\u4e00" <= ch <= "\u9fff" for ch in short):
+        return False
+    pattern = "[\u4e00-\u9fff]{0,3}".join(re.escape(ch) for ch in short)
+    return any(m.end() - m.start() <= 3 * len(short) for m in re.finditer(pattern, article))
 
 
 def _where(q: Question, sentence: Sentence, context: str) -> str:

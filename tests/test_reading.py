@@ -574,6 +574,13 @@ def test_a_firm_or_person_the_question_names_must_be_named_by_the_article() -> N
     bureau = replace(sentence(rules), article=ArticleText(lambda: "新昌县农业农村局\n" + rules))
     assert satisfies(analyse("新昌农业农村局针对八个方面定的治理规矩叫什么?"), bureau)
     assert not satisfies(analyse("嵊州农业农村局针对八个方面定的治理规矩叫什么?"), bureau)
+    # A short form of a name the article spells out: 中国信通院 of 中国信息通信研究院.
+    rank = "绍兴位列“制造业高质量发展50强城市”第15位。"
+    report = replace(
+        sentence(rank), article=ArticleText(lambda: "中国信息通信研究院首次发布报告。\n" + rank)
+    )
+    assert satisfies(analyse("中国信通院发布的报告中，绍兴在50强城市里排第几？"), report)
+    assert not satisfies(analyse("中国科学院发布的报告中，绍兴在50强城市里排第几？"), report)
 
 
 def test_a_chinese_question_s_place_may_be_named_anywhere_in_the_article() -> None:
