@@ -440,7 +440,8 @@ def _entity_stated(entity: str, article: str) -> bool:
 
 def _abbreviates(short: str, article: str) -> bool:
     """A Chinese short form of a name the article spells out, its characters in order
-    within one run of Chinese text: 中国信通院 of 中国信息通信研究院, 省经信厅 of 省经济和信息化厅."""
+    within one run of Chinese text: 中国信通院 of 中国信息通信研究院, 省经信厅 of
+    省经济和信息化厅."""
     if not (3 <= len(short) <= 8) or not all("\u4e00" <= ch <= "\u9fff" for ch in short):
         return False
     pattern = "[\u4e00-\u9fff]{0,3}".join(re.escape(ch) for ch in short)
