@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rag import attribute, english
+from rag import attribute, english, translate
 from rag.evidence import Scored, Sentence
 from rag.ingest import bylines
 from rag.question import Question
@@ -352,7 +352,11 @@ def candidate_spans(q: Question, sentence: Sentence) -> list[Span]:
         level = re.compile(rf"(?:{q.unit})$" if q.type == "place" else rf"(?:{q.unit})")
         text = sentence.text
         spans = [
-            sp for sp in spans if level.search(sp.text) or level.search(text[sp.start : sp.end + 1])
+            sp
+            for sp in spans
+            if level.search(sp.text)
+            or level.search(text[sp.start : sp.end + 1])
+            or (q.type == "place" and _bare_place_of_level(sp.text, level))
         ]
     if q.type == "person" and not spans:
         spans = _appositive_names(q, sentence.text)
@@ -364,6 +368,15 @@ def candidate_spans(q: Question, sentence: Sentence) -> list[Span]:
         if q.roles:
             spans = [sp for sp in spans if _near_role(sentence.text, sp, q.roles)]
     return spans
+
+
+def _bare_place_of_level(place: str, level: re.Pattern[str]) -> bool:
+    """A place named without its suffix ('四川成都': 成都) is of the level asked for when
+    the dictionary says so (成都 is a city)."""
+    if _PLACE_SUFFIX.search(place):
+        return False
+    found = translate.place_level(place)
+    return found is not None and level.search(found) is not None
 
 
 def _appositive_names(q: Question, text: str) -> list[Span]:

