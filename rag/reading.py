@@ -31,6 +31,7 @@ from rag.ingest import bylines
 from rag.question import Question
 from rag.spans import Span, typed_spans
 from rag.text import ADMIN_LEVEL, detect_lang, fold, match_key, person_names, tokenize
+from rag.types import ArticleMeta
 
 # Places every article of this corpus is in: naming them constrains nothing.
 _SCOPE_PLACES = frozenset({"浙江", "浙江省", "中国", "全国", "我国", "全省", "国内", "国家"})
@@ -413,7 +414,7 @@ def satisfies(q: Question, sentence: Sentence) -> bool:
     """The sentence (within its passage) is about what the question constrains."""
     text = fold(sentence.text)
     context = fold(sentence.context or sentence.text)
-    if q.years and not _year_ok(q.years, text, context):
+    if q.years and not _year_ok(q.years, text, context, _published(sentence.meta)):
         return False
     places = [p for p in q.places if p not in _SCOPE_PLACES and not _GENERIC_ZONE.fullmatch(p)]
     where = _where(q, sentence, context) if places else ""
@@ -500,14 +501,26 @@ def _states_word(text: str, word: str) -> bool:
     return len(word) >= 3 and any(word[i : i + 2] in text for i in range(len(word) - 1))
 
 
-def _year_ok(years: Sequence[str], sentence: str, context: str) -> bool:
+def _year_ok(
+    years: Sequence[str], sentence: str, context: str, published: int | None = None
+) -> bool:
     stated = set(_YEAR.findall(sentence))
     if stated:
         return bool(stated & set(years))
     if _RELATIVE_YEAR.search(sentence):
         return True  # '去年' in an article of an unknown year: cannot tell, do not refuse
     around = set(_YEAR.findall(context))
-    return not around or bool(around & set(years))
+    if around:
+        return bool(around & set(years))
+    # A passage that names no year speaks of the year it was published in, or the one
+    # before (a 2024 issue's figures of 2023): not of 2016.
+    return published is None or any(published - 1 <= int(y) <= published for y in years)
+
+
+def _published(meta: ArticleMeta) -> int | None:
+    """The year the article was published, where its issue line or date states one."""
+    m = _YEAR.search(f"{meta.issue or ''} {meta.date or ''}")
+    return int(m.group(1)) if m else None
 
 
 def _given(span: Span, q: Question) -> bool:

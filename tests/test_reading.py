@@ -667,3 +667,18 @@ def test_a_city_named_without_its_suffix_answers_which_city() -> None:
     assert city.picks[0].short == "Chengdu"
     county = analyse("In which county was the 5th China Quality Conference held?")
     assert not read(county, pool, ReadingParams(), lambda _: True).answered
+
+
+def test_a_passage_without_years_speaks_of_its_publication_year() -> None:
+    from dataclasses import replace
+
+    from rag.types import ArticleMeta
+
+    s = replace(sentence("全市工业增加值达到1200亿元。"), meta=ArticleMeta(issue="2024年第10期"))
+    assert satisfies(analyse("2023年全市工业增加值是多少？"), s)  # the year before the issue
+    assert satisfies(analyse("2024年全市工业增加值是多少？"), s)
+    assert not satisfies(analyse("2016年全市工业增加值是多少？"), s)
+    # An article of unknown date refuses nothing on that ground.
+    assert satisfies(
+        analyse("2016年全市工业增加值是多少？"), sentence("全市工业增加值达到1200亿元。")
+    )
