@@ -274,14 +274,18 @@ _ZH_UNIT = re.compile(
     r"(?:多少|几)(万亿元|亿元|万元|元|万亿|亿|万|钱|个|位|家|人次|人|名|项|卷|件|亩|公顷|吨|次|"
     r"平方公里|平方米|公里|千米|米|天|年|倍|户|所|座|条|台|期|块|辆|艘|本|种|批|级|场|处|轮|届|株|棵|只|头|套|间|栋|张|部|篇|首|支|箱|千瓦|瓦|度|立方米|起|例|宗|份|架|枚|门|层)"
 )
-# Units an English question names wherever it names them (a price is in yuan).
-_EN_MEASURES = (
-    (re.compile(r"\b(?:yuan|rmb|renminbi|cost|price|paid|pays?|fees?|invest\w*|fund\w*|revenue|output value|sales|turnover|worth|balance|loans?|deposits?|budget|spending|expenditure|financing)\b", re.I), "元"),
+# Units of measure, which 'how many' may count too ('how many tonnes of fuel').
+_EN_UNITS_OF_MEASURE = (
     (re.compile(r"\btonn?es?\b|\btons\b", re.I), "吨"),
     (re.compile(r"\bmu\b", re.I), "亩"),
     (re.compile(r"\bhectares?\b", re.I), "公顷"),
     (re.compile(r"\b(?:km|kilomet(?:er|re)s?)\b", re.I), "公里"),
     (re.compile(r"\bsquare met(?:er|re)s?\b", re.I), "平方米"),
+)  # fmt: skip
+# Units an English question names wherever it names them (a price is in yuan).
+_EN_MEASURES = (
+    (re.compile(r"\b(?:yuan|rmb|renminbi|cost|price|paid|pays?|fees?|invest\w*|fund\w*|revenue|output value|sales|turnover|worth|balance|loans?|deposits?|budget|spending|expenditure|financing)\b", re.I), "元"),
+    *_EN_UNITS_OF_MEASURE,
     (re.compile(r"\bhow far\b|\bdistance\b|\brange\b|\bon a single charge\b|\bon one charge\b", re.I), "公里|千米|米"),
     (re.compile(r"\blength\b|\bhow long (?:is|was|are|were) (?:the )?[\w\s'-]{0,40}?\b(?:road|bridge|railway|line|river|tunnel|coastline|track|pipeline|route|greenway|trail|canal|highway|expressway)s?\b", re.I), "公里|千米|米"),
     (re.compile(r"\belectricity\b|\bpower generat|\bgenerate\b|\bkwh\b|\bkilowatt", re.I), "千瓦时|度|瓦"),
@@ -412,7 +416,7 @@ def asked_unit(text: str, lang: Lang, qtype: AnswerType | None) -> str | None:
     if counted:
         # 'how many foreign-invested entities' counts entities, not yuan.
         phrase = counted.group(1)
-        units = (*_EN_COUNTS, *_EN_MEASURES[1:6])  # 'how many tonnes': a measure counted
+        units = (*_EN_COUNTS, *_EN_UNITS_OF_MEASURE)
         found = [(m.end(), unit) for pattern, unit in units for m in pattern.finditer(phrase)]
         return max(found)[1] if found else None
     return next((unit for pattern, unit in _EN_MEASURES if pattern.search(text)), None)
