@@ -63,10 +63,11 @@ def _same_ranking(
 ) -> None:
     """The same chunks in the same order, but for chunks of equal score (a sentence the
     corpus repeats ties to the last float bit, and the stores may break the tie apart)."""
-    theirs_at = {i: s for i, (_, s) in zip(_ids(faiss, theirs), theirs, strict=True)}
+    their_ids = _ids(faiss, theirs)
+    theirs_at = {i: s for i, (_, s) in zip(their_ids, theirs, strict=True)}
     for rank, (i, (_, score)) in enumerate(zip(_ids(milvus, mine), mine, strict=True)):
         tied = i in theirs_at and abs(theirs_at[i] - score) < 1e-5
-        assert i == _ids(faiss, theirs)[rank] or tied, (rank, i)
+        assert i == their_ids[rank] or tied, (rank, i)
 
 
 def test_every_store_operation_matches_the_faiss_store(
