@@ -352,8 +352,9 @@ class Assistant:
             return self._refusal(prep, notes)
         if all(p.span is None for p in result.picks):
             # No typed fact asked for: the best sentences themselves are the answer.
+            asked = self._asked(prep)
             order = reading.untyped_order(
-                question.analyse(prep.question), prep.scored, self.params.reading
+                asked, reading.fitting_sentences(asked, prep.scored), self.params.reading
             )
             chosen = extractive.choose(order, self.params.extractive)
             chosen = extractive.continued(
@@ -429,11 +430,23 @@ class Assistant:
             places = (
                 () if asked.type == "place" else tuple(translate.places_in(prep.question, vocab))
             )
+
+            # A name the dictionary knows ('Australia', 'Mount Everest'): the answer's article
+            # names it in Chinese, one of its forms ("澳大利亚|澳洲"); no article does for
+            # a question the articles cannot answer ('How tall is Mount Everest?').
+            def names(text: str) -> tuple[str, ...]:
+                return tuple("|".join(sorted(f)) for f in translate.named_things(text, vocab))
+
+            fields = {
+                "keywords": keywords,
+                "places": places,
+                "unmatched": translate.shares_no_word(prep.question, vocab),
+            }
             asked = replace(
                 asked,
-                keywords=keywords,
-                places=places,
-                parts=tuple(replace(p, keywords=keywords, places=places) for p in asked.parts),
+                **fields,
+                entities=names(asked.text),
+                parts=tuple(replace(p, **fields, entities=names(p.text)) for p in asked.parts),
             )
         return asked
 

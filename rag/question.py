@@ -335,7 +335,9 @@ class Question:
     years: tuple[str, ...] = ()  # years the question names ("2022")
     places: tuple[str, ...] = ()  # places the question names (zh only: LAC LOC words)
     roles: tuple[str, ...] = ()  # roles whose holder is asked for, in Chinese ("董事长")
-    entities: tuple[str, ...] = ()  # persons/orgs/works the question names (zh)
+    # Persons/orgs/works the question names; for an English question, the Chinese forms of
+    # a name the dictionary knows, joined by "|" ("澳大利亚|澳洲").
+    entities: tuple[str, ...] = ()
     comparison: bool = False  # asks for the most/first/only one
     meta: MetaField | None = None  # asks about the publication itself
     keywords: tuple[str, ...] = ()  # Chinese keywords of an English question (rag.translate)
@@ -346,6 +348,9 @@ class Question:
     # What a figure must measure (rag.attribute): '总投资' of 总投资是多少, '投' of 投了多少钱.
     attribute: tuple[str, ...] = ()
     parts: tuple[Question, ...] = field(default=())  # two-part questions: each part
+    # An English question whose dictionary words the articles never use (rag.translate):
+    # nothing in them is about it.
+    unmatched: bool = False
 
     @property
     def typed(self) -> bool:

@@ -35,7 +35,7 @@ from rag.types import ArticleMeta
 
 # Places every article of this corpus is in: naming them constrains nothing.
 _SCOPE_PLACES = frozenset({"浙江", "浙江省", "中国", "全国", "我国", "全省", "国内", "国家"})
-_PLACE_SUFFIX = re.compile(ADMIN_LEVEL + "$")
+_PLACE_SUFFIX = re.compile(f"(?:社区|{ADMIN_LEVEL})$")
 # A kind of zone, not a name ('经开区协调后…' of an article that says 金华开发区): no
 # constraint on where the answer is.
 _GENERIC_ZONE = re.compile(
@@ -111,7 +111,7 @@ def read(
     untyped_ok: Callable[[Sequence[Scored]], bool],
 ) -> Reading:
     """Answer `question` from its scored sentences (best first), or refuse."""
-    if not scored:
+    if not scored or question.unmatched:
         return Reading(False)
     parts = question.parts or (question,)
     picks: list[Pick] = []
@@ -134,7 +134,10 @@ def _read_one(
     untyped_ok: Callable[[Sequence[Scored]], bool],
 ) -> Pick | None:
     if not part.typed:
-        return Pick(scored[0]) if untyped_ok(scored) else None
+        # No fact of a type to find: the best sentence that is about what the question
+        # constrains (its year, place, names), if it is close enough.
+        fitting = fitting_sentences(part, scored)
+        return Pick(fitting[0]) if fitting and untyped_ok(fitting) else None
     best: tuple[float, Pick] | None = None
     floor = params.floor(whole.lang)
     pool = _for_part(part, whole, scored)[: params.pool]
@@ -193,6 +196,11 @@ def _read_one(
                 Pick(s, span, english.render(span.text, span.type) if whole.lang == "en" else None),
             )
     return best[1] if best else None
+
+
+def fitting_sentences(q: Question, scored: Sequence[Scored]) -> list[Scored]:
+    """The scored sentences that satisfy the question's constraints, best first."""
+    return [s for s in scored if satisfies(q, s.sentence)]
 
 
 def _of_kind(q: Question, text: str, span: Span) -> bool:
@@ -443,6 +451,8 @@ def _names_entities(q: Question, sentence: Sentence) -> bool:
 def _entity_stated(entity: str, article: str) -> bool:
     """A person, organisation or work the question names is named by the article (its
     match_key): whole, or each of its words (新昌农业农村局 by 新昌县农业农村局)."""
+    if "|" in entity:  # the Chinese forms of an English question's name: any of them
+        return any(_entity_stated(form, article) for form in entity.split("|"))
     key = match_key(entity)
     if key in article:
         return True
@@ -474,8 +484,23 @@ def _where(q: Question, sentence: Sentence, context: str) -> str:
 
 
 def _place_stated(place: str, text: str) -> bool:
+    """The place is in the text, by its proper name (长兴 of 长兴县), or piece by piece:
+    LAC reads 海盐新街社区 as one place, the article says 海盐县望海街道新街社区; each
+    piece of 嘉善开发区鑫达科创园 (嘉善, 开发区, 鑫达科创园) is stated or a kind of zone."""
     place = match_key(place)
-    return (_proper_part(place) or place) in text
+    if (_proper_part(place) or place) in text:
+        return True
+    pieces, i = 0, 0
+    while i < len(place):
+        for j in range(len(place), i + 1, -1):
+            piece = place[i:j]
+            proper = _proper_part(piece)
+            if _GENERIC_ZONE.fullmatch(piece) or (len(proper) >= 2 and proper in text):
+                break
+        else:
+            return False
+        pieces, i = pieces + 1, j
+    return pieces >= 2
 
 
 # Generic area words LAC may tag as part of a place ('嘉善乡镇街道': 嘉善's townships).
@@ -680,14 +705,16 @@ def read_meta(
 ) -> MetaFact | None:
     """Which issue / publication / writer: from the article metadata ingest extracted,
     cited to the line of the original text that states it."""
+    if q.unmatched:
+        return None
     if q.meta in ("editor", "photo"):
         return _read_credit(q, sentences, documents)
     if q.meta not in ("issue", "publication", "byline"):
         return None
     for s in sentences:
         value = getattr(s.meta, q.meta)
-        if not value:
-            continue
+        if not value or not _names_entities(q, s):
+            continue  # 'Who wrote Romeo and Juliet?': no article names 罗密欧
         found = _locate(documents(s.source), value)
         if found is None:
             continue

@@ -77,6 +77,78 @@ def _proper_names() -> dict[str, str]:
     return out
 
 
+# A gloss that is a name and nothing else: "Australia", "Jupiter (planet)", "Tokyo, capital
+# of Japan", "the Olympics" (not "Chinese language", not "Hangzhou subprovincial city").
+_NAME_GLOSS = re.compile(
+    r"(?:the )?((?:[A-Z][A-Za-z'-]+)(?: [A-Z][A-Za-z'-]+){0,3})"
+    r"(?=$| \(|,|;| (?:city|county|district|province|prefecture|subprovincial|town|river)\b)"
+)
+_MONTHS_AND_DAYS = frozenset(
+    "January February March April May June July August September October November December "
+    "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
+)
+
+
+@cache
+def _chinese_of_names() -> dict[str, frozenset[str]]:
+    """Proper name -> the Chinese words one of whose glosses is that name and nothing
+    else ("Australia" -> 澳大利亚, 澳洲; "Mount Everest" -> 珠穆朗玛峰)."""
+    out: dict[str, set[str]] = defaultdict(set)
+    common: set[str] = set()  # words glossed in lower case too: 'west', 'what', 'china'
+    for entry in _entries():
+        chinese = entry["simplified"]
+        for gloss in entry["definitions"]:
+            common.update(re.findall(r"\b[a-z]+\b", gloss))
+        if len(chinese) < 2 or not all("\u4e00" <= ch <= "\u9fff" for ch in chinese):
+            continue
+        for gloss in entry["definitions"]:
+            m = _NAME_GLOSS.match(gloss)
+            if m and m.group(1) not in _MONTHS_AND_DAYS:
+                out[m.group(1)].add(chinese)
+    # A one-word name that is also a common word ('West', 'What') or a nationality
+    # ('Chinese') is no name to check.
+    return {
+        k: frozenset(v)
+        for k, v in out.items()
+        if " " in k or (k.lower() not in common and not k.endswith(("ese", "ish", "ian")))
+    }
+
+
+def _pinyin_of(name: str, forms: frozenset[str], romanised: dict[str, str]) -> bool:
+    """The name is romanised Chinese: an article word spelled so, or the pinyin of one
+    of its dictionary forms. Such a name is left to `names_in`: the dictionary's form
+    may be a homophone of the place the article names (Dongming: 东明 for 东茗乡)."""
+    from rag.english import romanised as pinyin
+
+    spelled = name.replace(" ", "").lower()
+    return spelled in romanised or any(pinyin(form) == spelled for form in forms)
+
+
+def named_things(question: str, vocabulary: Collection[str]) -> list[frozenset[str]]:
+    """The Chinese forms of each name an English question gives that is not romanised
+    Chinese ('Australia' -> {澳大利亚, 澳洲}, 'Mount Everest' -> {珠穆朗玛峰, 珠峰, …},
+    'Romeo' -> {罗密欧}): the answer's article must name one of them. Names the
+    dictionary does not know ('Golden Blue Collar') give nothing: they cannot be
+    checked."""
+    with _lock:
+        table = _chinese_of_names()
+    romanised = _names(vocabulary)
+    out: list[frozenset[str]] = []
+    for m in _NAME.finditer(question):
+        words = m.group().replace("-", " ").split()
+        i = 0
+        while i < len(words):
+            for j in range(len(words), i, -1):
+                name = " ".join(words[i:j])
+                if name in table and not _pinyin_of(name, table[name], romanised):
+                    out.append(table[name])
+                    i = j
+                    break
+            else:
+                i += 1
+    return list(dict.fromkeys(out))
+
+
 _LEVELS = {"city": "市", "capital": "市", "municipality": "市", "county": "县",
            "district": "区", "province": "省", "town": "镇", "township": "乡",
            "village": "村"}  # fmt: skip
@@ -191,6 +263,25 @@ def _variants(term: str) -> list[str]:
 
 
 _NOUN_FORMS = (("ial", "y"), ("al", "e"), ("al", ""), ("ed", ""), ("ed", "e"))
+
+
+def shares_no_word(question: str, vocabulary: Collection[str]) -> bool:
+    """The question has words the dictionary translates, and the articles use none of
+    those translations, none of its names and none of its words as written: 'What is the
+    speed of light?' (光速), 'What is photosynthesis?' (光合作用)."""
+    if names_in(question, vocabulary):
+        return False
+    if any(w in vocabulary for w in re.findall(r"[a-z0-9]+", question.lower()) if w not in _STOP):
+        return False  # 'GDP', 'COP15' as the articles write them
+    with _lock:
+        table = _reverse()
+    glossed = False
+    for term in english_terms(question):
+        forms = [w for variant in _variants(term) for w in table.get(variant, ())]
+        if any(w in vocabulary for w in forms):
+            return False
+        glossed = glossed or bool(forms)
+    return glossed
 
 
 def to_chinese(question: str, vocabulary: Collection[str]) -> list[str]:

@@ -73,6 +73,30 @@ def test_out_of_corpus_question_is_refused_in_its_language(
     assert answer.passages[0].title in answer.text
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How tall is Mount Everest?",  # no article names 珠穆朗玛峰
+        "Who wrote Romeo and Juliet?",  # not a byline question about these articles
+        "What is photosynthesis?",  # no word of it is in the articles
+        "Which city hosted the 2016 Summer Olympics?",
+    ],
+)
+def test_an_english_question_about_what_no_article_names_is_refused(
+    assistant: Assistant, question: str
+) -> None:
+    answer = assistant.ask(question)
+    assert not answer.answered and answer.citations == [] and answer.short is None
+
+
+def test_an_english_question_naming_what_the_article_names_is_still_answered(
+    assistant: Assistant,
+) -> None:
+    # Australia is named (澳大利亚) by the article the answer comes from.
+    answer = assistant.ask("How many tonnes of fuel did the bulk carrier from Australia take on?")
+    assert answer.answered and "1500吨" in answer.citations[0].quote
+
+
 def test_an_english_question_about_a_place_the_sentence_is_not_about_is_refused(
     assistant: Assistant,
 ) -> None:

@@ -682,3 +682,58 @@ def test_a_passage_without_years_speaks_of_its_publication_year() -> None:
     assert satisfies(
         analyse("2016年全市工业增加值是多少？"), sentence("全市工业增加值达到1200亿元。")
     )
+
+
+def test_a_place_read_as_one_word_is_stated_piece_by_piece() -> None:
+    from dataclasses import replace
+
+    from rag.evidence import ArticleText
+
+    text = "在海盐县望海街道新街社区,有一间名叫“暖心坊”的工坊。在该县开发区的鑫达科创园内。"
+    s = replace(sentence(text), article=ArticleText(lambda: "嘉善县 " + text))
+    # LAC reads 海盐新街社区 as one place; the article names 海盐 and 新街社区.
+    assert satisfies(analyse("海盐新街社区的“暖心坊”主要是干什么的?"), s)
+    assert satisfies(analyse("嘉善开发区鑫达科创园里还集聚了哪家公共服务平台?"), s)
+    assert not satisfies(analyse("海盐北街社区的“暖心坊”主要是干什么的?"), s)
+
+
+def test_an_untyped_question_is_answered_only_from_a_sentence_that_fits_it() -> None:
+    pool = scored("2023年,嘉兴端午民俗文化节在子城遗址公园拉开帷幕。", "端阳大集惊艳亮相。")
+    why = read(analyse("2021年嘉兴端午民俗文化节为什么选在子城遗址公园?"), pool,
+               ReadingParams(), lambda _: True)  # fmt: skip
+    assert not why.answered  # the asked year is not the one the article speaks of
+    fits = read(analyse("2023年嘉兴端午民俗文化节为什么选在子城遗址公园?"), pool,
+                ReadingParams(), lambda _: True)  # fmt: skip
+    assert fits.answered and fits.picks[0].sentence.text.startswith("2023年")
+
+
+def test_english_names_the_dictionary_knows_become_chinese_forms_to_find() -> None:
+    from rag import translate
+
+    vocabulary = {"湖州", "长兴", "东茗", "澳大利亚", "光", "速度"}
+    assert translate.named_things("What is the capital of Australia?", vocabulary) == [
+        frozenset({"澳大利亚", "澳洲", "澳大利亚洲", "土澳"})
+    ]
+    assert {"珠穆朗玛峰", "珠峰"} <= translate.named_things(
+        "How tall is Mount Everest?", vocabulary
+    )[0]
+    # Romanised Chinese is left to the article's own words (Dongming may be 东茗, not 东明);
+    # common words, months and nationalities are no names.
+    for question in (
+        "Which village in Dongming Township won?",
+        "Which county won the Tripod in Huzhou?",
+        "What did the West Lake museum open in May?",
+        "Which Chinese city hosted it?",
+    ):
+        assert translate.named_things(question, vocabulary) == [], question
+
+
+def test_an_english_question_whose_words_no_article_uses_is_unmatched() -> None:
+    from rag import translate
+
+    vocabulary = {"光", "速度", "cop15", "湖州"}
+    assert translate.shares_no_word("What is photosynthesis?", vocabulary)
+    assert not translate.shares_no_word("What is the speed of light?", vocabulary)
+    assert not translate.shares_no_word("What is COP15?", vocabulary)  # as the articles write it
+    assert not translate.shares_no_word("What about Huzhou?", vocabulary)  # a romanised name
+    assert not translate.shares_no_word("Xyzzy plugh?", vocabulary)  # nothing to judge by
