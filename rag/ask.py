@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -419,36 +419,9 @@ class Assistant:
         )
 
     def _asked(self, prep: Prepared) -> question.Question:
-        """The analysed question; an English one with its Chinese keywords and places."""
+        """The analysed question; an English one with its Chinese constraints."""
         asked = question.analyse(prep.question)
-        if asked.lang == "en":
-            vocab = prep.index.vocabulary
-            keywords = tuple(translate.to_chinese(prep.question, vocab))
-            # The places an English question names constrain its answer as a Chinese
-            # question's do ('students of Deqing No. 4 Middle School': not a Quzhou figure);
-            # the place a "which county" question asks within need not be restated.
-            places = (
-                () if asked.type == "place" else tuple(translate.places_in(prep.question, vocab))
-            )
-
-            # A name the dictionary knows ('Australia', 'Mount Everest'): the answer's article
-            # names it in Chinese, one of its forms ("澳大利亚|澳洲"); no article does for
-            # a question the articles cannot answer ('How tall is Mount Everest?').
-            def names(text: str) -> tuple[str, ...]:
-                return tuple("|".join(sorted(f)) for f in translate.named_things(text, vocab))
-
-            fields = {
-                "keywords": keywords,
-                "places": places,
-                "unmatched": translate.shares_no_word(prep.question, vocab),
-            }
-            asked = replace(
-                asked,
-                **fields,
-                entities=names(asked.text),
-                parts=tuple(replace(p, **fields, entities=names(p.text)) for p in asked.parts),
-            )
-        return asked
+        return english_constraints(asked, prep.index.vocabulary) if asked.lang == "en" else asked
 
     def _refusal(self, prep: Prepared, notes: Sequence[str], mode: str = "extractive") -> Answer:
         return Answer(
@@ -570,3 +543,21 @@ def ask_stream(
     """Like `ask`, but yields text deltas first and the final `Answer` last."""
     check_arguments(question, index, k, mode, history)
     return _assistant(load_settings(index=index)).ask_stream(question, k, mode, history)
+
+
+def english_constraints(asked: question.Question, vocab: Collection[str]) -> question.Question:
+    """An English question with what rag.translate finds of it in the articles' words:
+    its Chinese keywords; the places it names, which constrain its answer as a Chinese
+    question's do ('students of Deqing No. 4 Middle School': not a Quzhou figure), except
+    the place a "which county" question asks within; the Chinese forms of each name the
+    dictionary knows ('Australia' -> "澳大利亚|澳洲"), which the answer's article must
+    name; and whether no article shares a word with it."""
+    keywords = tuple(translate.to_chinese(asked.text, vocab))
+    places = () if asked.type == "place" else tuple(translate.places_in(asked.text, vocab))
+    unmatched = translate.shares_no_word(asked.text, vocab)
+
+    def constrained(q: question.Question) -> question.Question:
+        names = tuple("|".join(sorted(f)) for f in translate.named_things(q.text, vocab))
+        return replace(q, keywords=keywords, places=places, unmatched=unmatched, entities=names)
+
+    return replace(constrained(asked), parts=tuple(map(constrained, asked.parts)))

@@ -180,7 +180,7 @@ _EN_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "number",
         re.compile(
-            r"\bhow (?:many|much|long|big|large|far|high)\b|\bwhat (?:(?:was|is|were|are|will be) )?(?:the )?(?:[\w'-]+ ){0,3}(?:number|amount|total|value|volume|size|area|output|revenue|figure|investment|balance|capacity|scale|turnover|income|budget|population|length|height|distance|price|cost|fee|salary|wage|rent|subsidy)\b",
+            r"\bhow (?:many|much|long|big|large|far|high)\b|\bwhat (?:(?:was|is|were|are|will be) )?(?:the )?(?:[\w'-]+ ){0,3}(?:number|amount|total|value|volume|size|area|output|revenue|figure|investment|balance|capacity|scale|turnover|income|budget|population|length|height|distance|price|cost|fee|salary|wage|rent|subsidy|gdp|profit|sales)\b",
             re.I,
         ),
     ),
@@ -284,13 +284,17 @@ _EN_UNITS_OF_MEASURE = (
 )  # fmt: skip
 # Units an English question names wherever it names them (a price is in yuan).
 _EN_MEASURES = (
-    (re.compile(r"\b(?:yuan|rmb|renminbi|cost|price|paid|pays?|fees?|invest\w*|fund\w*|revenue|output value|sales|turnover|worth|balance|loans?|deposits?|budget|spending|expenditure|financing)\b", re.I), "元"),
+    (re.compile(r"\b(?:yuan|rmb|renminbi|cost|price|paid|pays?|fees?|invest\w*|fund\w*|revenue|output value|sales|turnover|worth|balance|loans?|deposits?|budget|spending|expenditure|financing|gdp|added value|value added|income|earn(?:s|ed|ings)?|profits?|salary|salaries|wages?|rent|subsid(?:y|ies))\b", re.I), "元"),
     *_EN_UNITS_OF_MEASURE,
+    (re.compile(r"\bpopulation\b|\b(?:people|residents) live\b", re.I), "人"),
     (re.compile(r"\bhow far\b|\bdistance\b|\brange\b|\bon a single charge\b|\bon one charge\b", re.I), "公里|千米|米"),
     (re.compile(r"\blength\b|\bhow long (?:is|was|are|were) (?:the )?[\w\s'-]{0,40}?\b(?:road|bridge|railway|line|river|tunnel|coastline|track|pipeline|route|greenway|trail|canal|highway|expressway)s?\b", re.I), "公里|千米|米"),
     (re.compile(r"\belectricity\b|\bpower generat|\bgenerate\b|\bkwh\b|\bkilowatt", re.I), "千瓦时|度|瓦"),
     (re.compile(r"\bhow long\b", re.I), "年|月|天|日|周|小时|分钟|秒"),
 )  # fmt: skip
+# 'How many stations': a count of things, in whatever measure word, but not an amount of
+# money, a span of time, a share or a measure of size (4个月 and 40万元 count no stations).
+COUNT = r"^(?!.*(?:元|%|％|个月|月|年|天|日|小时|分钟|秒|岁|周|亩|吨|公里|千米|米|平方米|公顷)$)"
 # Units of what 'how many …' or 'the number of …' counts: the head noun of that phrase
 # ('how many large and medium-sized companies' -> 家), not a noun elsewhere in the question
 # ('HR staff from how many companies' counts companies, not staff).
@@ -302,6 +306,9 @@ _EN_COUNTS = (
     (re.compile(r"\b(?:vehicles|cars|buses|trucks)\b", re.I), "辆|台"),
     (re.compile(r"\b(?:ships|vessels|boats)\b", re.I), "艘|条"),
     (re.compile(r"\bdays\b", re.I), "天"),
+    (re.compile(r"\bhours\b", re.I), "小时"),
+    (re.compile(r"\bweeks\b", re.I), "周"),
+    (re.compile(r"\byuan\b", re.I), "元"),
     (re.compile(r"\bmonths\b", re.I), "月"),
     (re.compile(r"\byears\b", re.I), "年"),
     (re.compile(r"\btimes\b", re.I), "倍|次"),
@@ -347,6 +354,9 @@ class Question:
     scope: str | None = None  # 全国/全省/全市… of a rank question
     # What a figure must measure (rag.attribute): '总投资' of 总投资是多少, '投' of 投了多少钱.
     attribute: tuple[str, ...] = ()
+    # What an English question's figure measures, as Chinese words one of which its
+    # sentence or a neighbour states ('population' -> 人口, 常住, 户籍).
+    measure_words: tuple[str, ...] = ()
     parts: tuple[Question, ...] = field(default=())  # two-part questions: each part
     # An English question whose dictionary words the articles never use (rag.translate):
     # nothing in them is about it.
@@ -423,7 +433,8 @@ def asked_unit(text: str, lang: Lang, qtype: AnswerType | None) -> str | None:
         phrase = counted.group(1)
         units = (*_EN_COUNTS, *_EN_UNITS_OF_MEASURE)
         found = [(m.end(), unit) for pattern, unit in units for m in pattern.finditer(phrase)]
-        return max(found)[1] if found else None
+        return max(found)[1] if found else COUNT
+
     return next((unit for pattern, unit in _EN_MEASURES if pattern.search(text)), None)
 
 
@@ -517,6 +528,7 @@ def _analyse_one(text: str, tokens: tuple[tuple[int, int, str], ...] | None) -> 
         focus=focus_words(folded) if lang == "zh" else (),
         scope=scope,
         attribute=_attribute(text, toks) if lang == "zh" and qtype in _MEASURED else (),
+        measure_words=_measure_words(folded) if lang == "en" and qtype in _MEASURED else (),
     )
     if q.type == "number" and lang == "zh" and q.attribute and _RATE.search(q.attribute[0]):
         # '自用率达到多少': a rate is a percentage, whatever the question word.
@@ -524,6 +536,38 @@ def _analyse_one(text: str, tokens: tuple[tuple[int, int, str], ...] | None) -> 
     if q.type == "number" and lang == "zh" and q.unit is None and _money(q.attribute):
         q = replace(q, unit="元")  # '总投资是多少': an amount of money
     return q
+
+
+# What an English figure question measures, and the words Chinese news states it with:
+# a figure of another measure (investment for 'GDP', a salary for 'room price') is no
+# answer. Only measures whose Chinese words are few and fixed are listed.
+_EN_MEASURED = (
+    (r"gdp|gross domestic product", "生产总值|gdp"),
+    (r"population", "人口|常住|户籍"),
+    (r"prices?|how much does (?:it|a|an|one|each)\b.{0,30}\bcost", "价|元/|元一|元每"),
+    (r"fees?", "费|元/|元一|元每"),
+    (r"salar(?:y|ies)|wages?|earn(?:s|ed|ings)?", "工资|薪|收入|月入|年入"),
+    (r"rents?", "租"),
+    (r"profits?", "利润|盈利|净利"),
+    (r"taxe?s?", "税"),
+    (r"exports?", "出口|外贸"),
+    (r"imports?", "进口|外贸"),
+    (r"added value|value added", "增加值"),
+    (r"output value", "产值"),
+    (r"loans?", "贷|授信|融资"),
+    (r"deposits?", "存款|储蓄"),
+    (r"budget", "预算"),
+    (r"subsid(?:y|ies)", "补贴|补助|奖补|资助|补"),
+    (r"interest rate", "利率|利息|息"),
+)
+_EN_MEASURED_RE = tuple((re.compile(rf"\b(?:{p})\b", re.I), words) for p, words in _EN_MEASURED)
+
+
+def _measure_words(text: str) -> tuple[str, ...]:
+    found = [
+        w for pattern, words in _EN_MEASURED_RE if pattern.search(text) for w in words.split("|")
+    ]
+    return tuple(dict.fromkeys(found))
 
 
 _EN_SCOPE = re.compile(r"\b(national|nationwide|provincial|global|worldwide|citywide)\b")

@@ -157,6 +157,10 @@ def _read_one(
                     part.attribute, sentence.text, sentence.tags, sp.start, sp.end, around
                 )
             ]  # fmt: skip
+        if part.measure_words and not any(
+            w in fold(neighbours(sentence, scored)) for w in part.measure_words
+        ):
+            continue  # 'What was Sanmen's GDP?': a sentence of its investment does not say
         if part.years:
             spans = [sp for sp in spans if not _running_total(part, sentence.text, sp)]
         # A figure bound to the asked attribute by name ('未来工厂72家', '48.5万名常住人口')

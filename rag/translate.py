@@ -194,7 +194,9 @@ def english_terms(question: str) -> list[str]:
 
 
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*\b")
-_names_cache: dict[int, dict[str, str]] = {}
+# The vocabulary the names table was built for, kept alive with it: an id alone may be
+# reused by the next index's vocabulary once the old one is freed.
+_names_cache: list[tuple[Collection[str], dict[str, str]]] = []
 _ADMIN_WORDS = frozenset(
     "county city district town township village province prefecture subdistrict".split()
 )
@@ -202,17 +204,24 @@ _ADMIN_WORDS = frozenset(
 
 def _names(vocabulary: Collection[str]) -> dict[str, str]:
     """Romanised form ('huzhou') -> vocabulary word (湖州) for the vocabulary's names."""
-    key = id(vocabulary)
-    if key not in _names_cache:
+    with _lock:
+        if _names_cache and _names_cache[0][0] is vocabulary:
+            return _names_cache[0][1]
         from rag.english import romanised
 
-        table: dict[str, str] = {}
+        spelled: dict[str, list[str]] = defaultdict(list)
         for word in vocabulary:
             if 2 <= len(word) <= 4 and all("\u4e00" <= ch <= "\u9fff" for ch in word):
-                table.setdefault(romanised(word), word)
-        _names_cache.clear()  # one index at a time is the common case; keep memory flat
-        _names_cache[key] = table
-    return _names_cache[key]
+                spelled[romanised(word)].append(word)
+        known = _proper_names()
+        # Homophones ('changxing': 长兴 and 长性 of 成长性): the one the dictionary knows
+        # as a name.
+        table = {
+            spelling: next((w for w in words if w in known), words[0])
+            for spelling, words in spelled.items()
+        }
+        _names_cache[:] = [(vocabulary, table)]  # one index at a time: keep memory flat
+        return table
 
 
 def names_in(question: str, vocabulary: Collection[str]) -> list[str]:
@@ -238,13 +247,24 @@ def names_in(question: str, vocabulary: Collection[str]) -> list[str]:
 
 def places_in(question: str, vocabulary: Collection[str]) -> list[str]:
     """The names of `names_in` that are places: LAC tags the Chinese word as a location
-    ('Deqing' -> 德清, 'Zhoushan' -> 舟山), or it ends in an administrative suffix."""
+    ('Deqing' -> 德清, 'Zhoushan' -> 舟山), it ends in an administrative suffix, or the
+    question gives its level ('Paitou Town' -> 牌头)."""
     from rag import tagger
+    from rag.english import romanised
 
+    lower = question.lower()
     out = []
     for word in names_in(question, vocabulary):
         tags = tagger.tag(word)
-        if re.search(r"[省市县区镇乡村]$", word) or (len(tags) == 1 and tags[0][2] == "LOC"):
+        # 'Paitou Town': the question itself says it is a place (LAC does not know 牌头).
+        leveled = re.search(
+            rf"\b{re.escape(romanised(word))}[\s-]+(?:{'|'.join(_ADMIN_WORDS)})\b", lower
+        )
+        if (
+            re.search(r"[省市县区镇乡村]$", word)
+            or (len(tags) == 1 and tags[0][2] == "LOC")
+            or leveled
+        ):
             out.append(word)
     return out
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag import english, tagger
+from rag import english, question, tagger
 from rag.evidence import Scored, Sentence
 from rag.question import analyse, split_parts
 from rag.reading import (
@@ -643,7 +643,11 @@ def test_a_kind_of_zone_the_question_names_is_no_place_constraint() -> None:
         ("HR staff from how many large and medium-sized companies joined the pool?", "家"),
         ("How many people visited Yunhe in 2023?", "人"),
         ("How many tonnes of bonded fuel were supplied at Zhoushan Port?", "吨"),
-        ("How many clean village benchmarks has Xinchang County built?", None),
+        # A count of things whose measure word is not known: any count, no money or time.
+        ("How many clean village benchmarks has Xinchang County built?", question.COUNT),
+        ("How many hours does the ferry take?", "小时"),
+        ("What was Sanmen County's GDP in 2023?", "元"),
+        ("What is the population of Paitou Town?", "人"),
         # A balance of loans is money, whoever borrowed it.
         ("What was the balance of loans to small and micro businesses in March?", "元"),
         # 'How long' is a duration unless a road or a line is measured.
@@ -719,13 +723,13 @@ def test_english_names_the_dictionary_knows_become_chinese_forms_to_find() -> No
     )[0]
     # Romanised Chinese is left to the article's own words (Dongming may be 东茗, not 东明);
     # common words, months and nationalities are no names.
-    for question in (
+    for text in (
         "Which village in Dongming Township won?",
         "Which county won the Tripod in Huzhou?",
         "What did the West Lake museum open in May?",
         "Which Chinese city hosted it?",
     ):
-        assert translate.named_things(question, vocabulary) == [], question
+        assert translate.named_things(text, vocabulary) == [], text
 
 
 def test_an_english_question_whose_words_no_article_uses_is_unmatched() -> None:
@@ -737,3 +741,39 @@ def test_an_english_question_whose_words_no_article_uses_is_unmatched() -> None:
     assert not translate.shares_no_word("What is COP15?", vocabulary)  # as the articles write it
     assert not translate.shares_no_word("What about Huzhou?", vocabulary)  # a romanised name
     assert not translate.shares_no_word("Xyzzy plugh?", vocabulary)  # nothing to judge by
+
+
+def test_a_count_question_is_not_answered_by_money_or_a_span_of_time() -> None:
+    q = "How many common-prosperity stations are there in Yunhe County?"
+    s = "云和县共富驿站经过4个月的洽谈协商,石塘镇强村公司同意投资40万元。"
+    assert answer(q, s) is None
+    assert answer(q, s, "丽水已建成共富驿站20个。") == "20"
+
+
+def test_an_english_figure_must_be_of_the_measure_asked() -> None:
+    from dataclasses import replace
+
+    q = analyse("What was Sanmen County's GDP in 2023?")
+    assert q.type == "number" and "生产总值" in q.measure_words
+    investment = "2023年以来,三门县完成能源领域重点项目投资共计66.07亿元。"
+    gdp = "2023年,三门县实现地区生产总值320.5亿元。"
+    q = replace(q, keywords=("三门",))
+    assert not read(q, scored(investment), ReadingParams(), lambda _: True).answered
+    got = read(q, scored(investment, gdp), ReadingParams(), lambda _: True)
+    assert got.answered and got.picks[0].span.text == "320.5亿元"  # type: ignore[union-attr]
+    # 'a single charge' is no fee.
+    assert analyse("How far can the vehicles travel on a single charge?").measure_words == ()
+
+
+def test_romanised_names_prefer_the_dictionary_s_name_and_may_be_placed_by_the_question() -> None:
+    from rag import translate
+
+    # 长性 (of 成长性) and 长兴 are both 'changxing': the dictionary names 长兴.
+    vocabulary = {"长性", "长兴", "牌头", "诸暨"}
+    assert translate.names_in("What did Changxing County build?", vocabulary) == ["长兴"]
+    # LAC does not know 牌头 as a place; 'Paitou Town' says it is one.
+    assert translate.places_in("What is the population of Paitou Town in Zhuji?", vocabulary) == [
+        "牌头",
+        "诸暨",
+    ]
+    assert translate.places_in("What did Paitou say?", {"牌头"}) == []
