@@ -145,7 +145,7 @@ _EN_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "org",
         re.compile(
-            r"\bwhich (?:company|companies|enterprise|firm|organi[sz]ation|institution|bank|university|college|school|hospital|group|agency|association|department|body|media|newspaper)\b|\bwhat (?:company|enterprise|firm|organi[sz]ation|institution|bank|agency)\b",
+            r"\bwhich (?:[\w-]+ )?(?:company|companies|enterprise|firm|organi[sz]ation|institution|bank|university|college|school|hospital|group|agency|association|department|body|media|newspaper)\b|\bwhat (?:company|enterprise|firm|organi[sz]ation|institution|bank|agency)\b",
             re.I,
         ),
     ),
@@ -286,7 +286,7 @@ _EN_UNITS_OF_MEASURE = (
 _EN_MEASURES = (
     (re.compile(r"\b(?:yuan|rmb|renminbi|cost|price|paid|pays?|fees?|invest\w*|fund\w*|revenue|output value|sales|turnover|worth|balance|loans?|deposits?|budget|spending|expenditure|financing|gdp|added value|value added|income|earn(?:s|ed|ings)?|profits?|salary|salaries|wages?|rent|subsid(?:y|ies))\b", re.I), "元"),
     *_EN_UNITS_OF_MEASURE,
-    (re.compile(r"\bpopulation\b|\b(?:people|residents) live\b", re.I), "人"),
+    (re.compile(r"\bpopulation\b|\b(?:people|residents) (?:in total )?live\b", re.I), "人"),
     (re.compile(r"\bhow far\b|\bdistance\b|\brange\b|\bon a single charge\b|\bon one charge\b", re.I), "公里|千米|米"),
     (re.compile(r"\blength\b|\bhow long (?:is|was|are|were) (?:the )?[\w\s'-]{0,40}?\b(?:road|bridge|railway|line|river|tunnel|coastline|track|pipeline|route|greenway|trail|canal|highway|expressway)s?\b", re.I), "公里|千米|米"),
     (re.compile(r"\belectricity\b|\bpower generat|\bgenerate\b|\bkwh\b|\bkilowatt", re.I), "千瓦时|度|瓦"),
@@ -543,7 +543,7 @@ def _analyse_one(text: str, tokens: tuple[tuple[int, int, str], ...] | None) -> 
 # answer. Only measures whose Chinese words are few and fixed are listed.
 _EN_MEASURED = (
     (r"gdp|gross domestic product", "生产总值|gdp"),
-    (r"population", "人口|常住|户籍"),
+    (r"population|(?:people|residents) (?:in total )?live", "人口|常住|户籍"),
     (r"prices?|how much does (?:it|a|an|one|each)\b.{0,30}\bcost", "价|元/|元一|元每"),
     (r"fees?", "费|元/|元一|元每"),
     (r"salar(?:y|ies)|wages?|earn(?:s|ed|ings)?", "工资|薪|收入|月入|年入"),

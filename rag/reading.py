@@ -44,6 +44,9 @@ _GENERIC_ZONE = re.compile(
 )
 _RELATIVE_YEAR = re.compile(r"今年|去年|上年|前年|明年|当年|同期|近年|本年|年内|年底|年初")
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
+# The year a relative word speaks of, from the year of publication.
+_YEAR_OFFSET = {"今年": 0, "本年": 0, "年内": 0, "年底": 0, "年初": 0, "去年": -1, "上年": -1,
+                "前年": -2, "明年": 1}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -536,8 +539,14 @@ def _year_ok(
     stated = set(_YEAR.findall(sentence))
     if stated:
         return bool(stated & set(years))
-    if _RELATIVE_YEAR.search(sentence):
-        return True  # '去年' in an article of an unknown year: cannot tell, do not refuse
+    relative = set(_RELATIVE_YEAR.findall(sentence))
+    if relative:
+        # '今年' of a 2023 issue is 2023, '去年' 2022; in an article of unknown year, or
+        # with '当年'/'同期' (of which year?), it cannot tell: do not refuse.
+        offsets = {_YEAR_OFFSET.get(word) for word in relative}
+        if published is None or None in offsets:
+            return True
+        return any(str(published + off) in years for off in offsets if off is not None)
     around = set(_YEAR.findall(context))
     if around:
         return bool(around & set(years))

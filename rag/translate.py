@@ -226,18 +226,28 @@ def _names(vocabulary: Collection[str]) -> dict[str, str]:
 
 def names_in(question: str, vocabulary: Collection[str]) -> list[str]:
     """Chinese words of the vocabulary whose pinyin is a capitalised name of the question
-    ('Huzhou' -> 湖州, 'Zhu Shijie' -> 朱世杰 when the articles hold it)."""
+    ('Huzhou' -> 湖州, 'Zhu Shijie' -> 朱世杰 when the articles hold it). A name with its
+    level ('Dayun Town') is first looked up with the level's suffix (大云镇), which tells
+    homophones apart (大运 of 大运河)."""
     table = _names(vocabulary)
     out: list[str] = []
     for m in _NAME.finditer(question):
-        parts = [p for p in re.split(r"[ -]", m.group().lower()) if p not in _ADMIN_WORDS]
+        words = re.split(r"[ -]", m.group().lower())
+        # Each word with the pinyin of the level word right after it ('town' -> 'zhen').
+        parts = [
+            (w, _LEVEL_PINYIN.get(words[k + 1], "") if k + 1 < len(words) else "")
+            for k, w in enumerate(words)
+            if w not in _ADMIN_WORDS
+        ]
         # The longest run of capitalised words that is a name, left to right: 'Zhu Shijie'
         # is one name, 'Deqing No' and 'Zhoushan Port' hold one ('Changxing County' too).
         i = 0
         while i < len(parts):
             for j in range(len(parts), i, -1):
-                if "".join(parts[i:j]) in table:
-                    out.append(table["".join(parts[i:j])])
+                spelled = "".join(w for w, _ in parts[i:j])
+                hit = table.get(spelled + parts[j - 1][1]) or table.get(spelled)
+                if hit:
+                    out.append(hit)
                     i = j
                     break
             else:
@@ -245,28 +255,44 @@ def names_in(question: str, vocabulary: Collection[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+_LEVEL_PINYIN = {"county": "xian", "city": "shi", "district": "qu", "town": "zhen",
+                 "township": "xiang", "village": "cun", "province": "sheng",
+                 "subdistrict": "jiedao"}  # fmt: skip
+
+
 def places_in(question: str, vocabulary: Collection[str]) -> list[str]:
     """The names of `names_in` that are places: LAC tags the Chinese word as a location
     ('Deqing' -> 德清, 'Zhoushan' -> 舟山), it ends in an administrative suffix, or the
-    question gives its level ('Paitou Town' -> 牌头)."""
+    question gives its level ('Paitou Town' -> 牌头). Larger places first, as Chinese
+    names them ('Paitou Town in Zhuji' -> 诸暨, 牌头): the last is the one that matters."""
     from rag import tagger
     from rag.english import romanised
 
     lower = question.lower()
-    out = []
+    found: list[tuple[int, str]] = []
     for word in names_in(question, vocabulary):
         tags = tagger.tag(word)
         # 'Paitou Town': the question itself says it is a place (LAC does not know 牌头).
-        leveled = re.search(
-            rf"\b{re.escape(romanised(word))}[\s-]+(?:{'|'.join(_ADMIN_WORDS)})\b", lower
+        named = re.search(
+            rf"\b{re.escape(romanised(word))}[\s-]+({'|'.join(_ADMIN_WORDS)})\b", lower
         )
-        if (
-            re.search(r"[省市县区镇乡村]$", word)
-            or (len(tags) == 1 and tags[0][2] == "LOC")
-            or leveled
-        ):
-            out.append(word)
-    return out
+        suffix = re.search(r"[省市县区镇乡村]$", word)
+        if suffix or (len(tags) == 1 and tags[0][2] == "LOC") or named:
+            level = (
+                suffix.group()
+                if suffix
+                else _ADMIN_LEVELS[named.group(1)]
+                if named
+                else place_level(word) or "县"
+            )
+            found.append((_RANK[level], word))
+    return [word for _, word in sorted(found, key=lambda f: f[0])]
+
+
+_ADMIN_LEVELS = {"province": "省", "prefecture": "市", "city": "市", "county": "县",
+                 "district": "区", "town": "镇", "township": "乡", "subdistrict": "镇",
+                 "village": "村"}  # fmt: skip
+_RANK = {"省": 0, "市": 1, "县": 2, "区": 2, "镇": 3, "乡": 3, "村": 4}
 
 
 def _variants(term: str) -> list[str]:

@@ -772,8 +772,46 @@ def test_romanised_names_prefer_the_dictionary_s_name_and_may_be_placed_by_the_q
     vocabulary = {"长性", "长兴", "牌头", "诸暨"}
     assert translate.names_in("What did Changxing County build?", vocabulary) == ["长兴"]
     # LAC does not know 牌头 as a place; 'Paitou Town' says it is one.
-    assert translate.places_in("What is the population of Paitou Town in Zhuji?", vocabulary) == [
-        "牌头",
-        "诸暨",
-    ]
+    assert set(translate.places_in("What is the population of Paitou Town?", vocabulary)) == {
+        "牌头"
+    }
     assert translate.places_in("What did Paitou say?", {"牌头"}) == []
+
+
+def test_a_relative_year_speaks_of_a_year_counted_from_publication() -> None:
+    from dataclasses import replace
+
+    from rag.types import ArticleMeta
+
+    text = "截至今年7月,全市登记在册的民宿超过1700家。"
+    s = replace(sentence(text), meta=ArticleMeta(issue="2023年第8期"))
+    assert satisfies(analyse("2023年全市登记的民宿有多少家？"), s)
+    assert not satisfies(analyse("2022年全市登记的民宿有多少家？"), s)  # 今年 is 2023
+    last = replace(sentence("去年全市民宿超过1500家。"), meta=ArticleMeta(issue="2023年第8期"))
+    assert satisfies(analyse("2022年全市民宿有多少家？"), last)
+    assert not satisfies(analyse("2023年全市民宿有多少家？"), last)
+    # Unknown publication year, or a relative word of no fixed year: no refusal.
+    assert satisfies(analyse("2022年全市登记的民宿有多少家？"), sentence(text))
+    same = replace(sentence("比上年同期增长8%。"), meta=ArticleMeta(issue="2023年第8期"))
+    assert satisfies(analyse("2021年全市增长了多少？"), same)
+
+
+def test_english_places_are_ordered_larger_first_and_levels_tell_homophones_apart() -> None:
+    from rag import translate
+
+    vocabulary = {"牌头", "诸暨", "嘉兴", "南湖", "大运", "大云", "大云镇", "嘉善"}
+    # The town is what matters, wherever the question names it.
+    assert translate.places_in("What is the population of Paitou Town in Zhuji?", vocabulary) == [
+        "诸暨",
+        "牌头",
+    ]
+    assert translate.places_in("What runs in Jiaxing's Nanhu District?", vocabulary) == [
+        "嘉兴",
+        "南湖",
+    ]
+    # 'Dayun Town' is 大云镇, not 大运 (of 大运河).
+    assert translate.names_in("Which bank is in Dayun Town, Jiashan?", vocabulary) == [
+        "大云镇",
+        "嘉善",
+    ]
+    assert analyse("Which chocolate company is based in Miaojia Village?").type == "org"
