@@ -295,6 +295,15 @@ _EN_MEASURES = (
 # 'How many stations': a count of things, in whatever measure word, but not an amount of
 # money, a span of time, a share or a measure of size (4个月 and 40万元 count no stations).
 COUNT = r"^(?!.*(?:元|%|％|个月|月|年|天|日|小时|分钟|秒|岁|周|亩|吨|公里|千米|米|平方米|公顷)$)"
+# '多少村民' counts, '多少蒸汽' weighs (11吨): neither is money, time or a length.
+_ZH_COUNT = r"^(?!.*(?:元|%|％|个月|月|年|天|日|小时|分钟|秒|岁|周|公里|千米|米|平方米|亩|公顷)$)"
+_ZH_HOW_MANY_NOUN = re.compile(r"多少([\u4e00-\u9fff]{2,4})")
+_ZH_MONEY_NOUN = re.compile(
+    r"钱|费|资金|金额|经费|收入|投资|成本|价|税|利润|营收|补贴|补助|奖励|奖金|贷款|存款|工资|薪"
+)
+_ZH_MEASURE_NOUN = re.compile(
+    r"时|天|年|月|周|面积|距离|长度|高度|重量|产量|亩|电|水|度|岁|年龄|倍|比|分"
+)
 # Units of what 'how many …' or 'the number of …' counts: the head noun of that phrase
 # ('how many large and medium-sized companies' -> 家), not a noun elsewhere in the question
 # ('HR staff from how many companies' counts companies, not staff).
@@ -424,6 +433,14 @@ def asked_unit(text: str, lang: Lang, qtype: AnswerType | None) -> str | None:
         m = _ZH_UNIT.search(text)
         if m:
             return UNIT_ALIASES.get(m.group(1), m.group(1))
+        m = _ZH_HOW_MANY_NOUN.search(text)
+        if m and qtype == "number":
+            # '多少费用' is money; '多少村民' a count or '多少蒸汽' an amount (not 308米);
+            # '多少时间', '多少面积' are measured in units the question does not name.
+            noun = m.group(1)
+            if _ZH_MONEY_NOUN.search(noun):
+                return "元"
+            return None if _ZH_MEASURE_NOUN.match(noun) else _ZH_COUNT
         return None
     if qtype != "number":
         return None

@@ -815,3 +815,15 @@ def test_english_places_are_ordered_larger_first_and_levels_tell_homophones_apar
         "嘉善",
     ]
     assert analyse("Which chocolate company is based in Miaojia Village?").type == "org"
+
+
+def test_what_a_chinese_how_many_counts_decides_the_figure() -> None:
+    assert analyse("上虞区市民办理电子犬证需要缴纳多少费用？").unit == "元"
+    assert analyse("在岗职工每月能领多少岗位补助?").unit == "元"
+    assert analyse("完成这项工作需要多少时间？").unit is None  # in a unit not named
+    villagers = "嘉善县大云镇缪家村有多少村民？"
+    walkway = "308米的空中廊道串联起缪家村文化礼堂和邻里中心。"
+    assert answer(villagers, walkway) is None  # 308 metres count no villagers
+    assert answer(villagers, walkway, "缪家村现有村民2600余人。") == "2600余人"
+    # A substance is weighed: '多少蒸汽' is answered in tonnes.
+    assert answer("永和氟化工每小时要用多少蒸汽?", "永和氟化工每小时要用11吨蒸汽。") == "11吨"
