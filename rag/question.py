@@ -363,8 +363,8 @@ class Question:
     scope: str | None = None  # 全国/全省/全市… of a rank question
     # What a figure must measure (rag.attribute): '总投资' of 总投资是多少, '投' of 投了多少钱.
     attribute: tuple[str, ...] = ()
-    # What an English question's figure measures, as Chinese words one of which its
-    # sentence or a neighbour states ('population' -> 人口, 常住, 户籍).
+    # What an English question's figure measures, as alternatives ("人口|常住|户籍" of
+    # 'population') its sentence or a neighbour states, one group per measure named.
     measure_words: tuple[str, ...] = ()
     parts: tuple[Question, ...] = field(default=())  # two-part questions: each part
     # An English question whose dictionary words the articles never use (rag.translate):
@@ -576,15 +576,14 @@ _EN_MEASURED = (
     (r"budget", "预算"),
     (r"subsid(?:y|ies)", "补贴|补助|奖补|资助|补"),
     (r"interest rate", "利率|利息|息"),
+    # Not a measure but the scope statistics give one: 规上工业增加值, not 工业增加值.
+    (r"above(?:-| )(?:designated|scale)(?: size)?|above-scale", "规上|规模以上|限上|限额以上"),
 )
 _EN_MEASURED_RE = tuple((re.compile(rf"\b(?:{p})\b", re.I), words) for p, words in _EN_MEASURED)
 
 
 def _measure_words(text: str) -> tuple[str, ...]:
-    found = [
-        w for pattern, words in _EN_MEASURED_RE if pattern.search(text) for w in words.split("|")
-    ]
-    return tuple(dict.fromkeys(found))
+    return tuple(dict.fromkeys(words for pattern, words in _EN_MEASURED_RE if pattern.search(text)))
 
 
 _EN_SCOPE = re.compile(r"\b(national|nationwide|provincial|global|worldwide|citywide)\b")

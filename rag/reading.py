@@ -160,9 +160,7 @@ def _read_one(
                     part.attribute, sentence.text, sentence.tags, sp.start, sp.end, around
                 )
             ]  # fmt: skip
-        if part.measure_words and not any(
-            w in fold(neighbours(sentence, scored)) for w in part.measure_words
-        ):
+        if part.measure_words and not _states_measures(part, sentence.text):
             continue  # 'What was Sanmen's GDP?': a sentence of its investment does not say
         if part.years:
             spans = [sp for sp in spans if not _running_total(part, sentence.text, sp)]
@@ -203,6 +201,12 @@ def _read_one(
                 Pick(s, span, english.render(span.text, span.type) if whole.lang == "en" else None),
             )
     return best[1] if best else None
+
+
+def _states_measures(q: Question, text: str) -> bool:
+    """Each measure an English question names ('GDP', 'above designated size') is stated."""
+    text = fold(text)
+    return all(any(w in text for w in group.split("|")) for group in q.measure_words)
 
 
 def fitting_sentences(q: Question, scored: Sequence[Scored]) -> list[Scored]:
@@ -431,6 +435,8 @@ def satisfies(q: Question, sentence: Sentence) -> bool:
     context = fold(sentence.context or sentence.text)
     if q.years and not _year_ok(q.years, text, context, _published(sentence.meta)):
         return False
+    if _of_province(q) and _LOCAL_SCOPE.search(text) and not _PROVINCE_SCOPE.search(text):
+        return False  # '浙江规上工业增加值': not the 全县 figure of a county's article
     places = [p for p in q.places if p not in _SCOPE_PLACES and not _GENERIC_ZONE.fullmatch(p)]
     where = _where(q, sentence, context) if places else ""
     stated = [_place_stated(p, where) for p in places]
@@ -444,6 +450,20 @@ def satisfies(q: Question, sentence: Sentence) -> bool:
     # Who did what: the sentence must say the 'what' ('主持' of 由谁主持), or the name it
     # gives belongs to somebody else.
     return not (q.type == "person" and q.focus and not any(_states_word(text, w) for w in q.focus))
+
+
+_LOCAL_SCOPE = re.compile(r"全县|全市|全区|全镇|县域|该县|该市|该区")
+_PROVINCE_SCOPE = re.compile(r"全省|浙江|省内")
+
+
+def _of_province(q: Question) -> bool:
+    """A figure question about the province as a whole ('浙江的…是多少', 'Zhejiang's …')."""
+    if q.type not in ("number", "percent", "rank"):
+        return False
+    named = {"浙江", "浙江省", "全省"} & set(q.places)
+    if q.lang == "en":
+        named = {"浙江"} if re.search(r"\bZhejiang(?:'s)?\b(?! University)", q.text) else set()
+    return bool(named) and not (set(q.places) - {"浙江", "浙江省", "全省"})
 
 
 def _names_entities(q: Question, sentence: Sentence) -> bool:

@@ -754,7 +754,7 @@ def test_an_english_figure_must_be_of_the_measure_asked() -> None:
     from dataclasses import replace
 
     q = analyse("What was Sanmen County's GDP in 2023?")
-    assert q.type == "number" and "生产总值" in q.measure_words
+    assert q.type == "number" and q.measure_words == ("生产总值|gdp",)
     investment = "2023年以来,三门县完成能源领域重点项目投资共计66.07亿元。"
     gdp = "2023年,三门县实现地区生产总值320.5亿元。"
     q = replace(q, keywords=("三门",))
@@ -827,3 +827,18 @@ def test_what_a_chinese_how_many_counts_decides_the_figure() -> None:
     assert answer(villagers, walkway, "缪家村现有村民2600余人。") == "2600余人"
     # A substance is weighed: '多少蒸汽' is answered in tonnes.
     assert answer("永和氟化工每小时要用多少蒸汽?", "永和氟化工每小时要用11吨蒸汽。") == "11吨"
+
+
+def test_an_english_figure_above_designated_size_is_the_statistics_of_that_scope() -> None:
+    from dataclasses import replace
+
+    text = "What was Zhejiang's added value of industry above designated size in 2023?"
+    q = replace(analyse(text), places=("浙江",), keywords=("浙江", "增加值"))
+    assert q.measure_words == ("增加值", "规上|规模以上|限上|限额以上")
+    all_industry = "2023年,全省工业增加值达到2.94万亿元,居全国第三。"
+    county = "2023年,全县规上工业增加值134.9亿元。"
+    province = "2023年,浙江实现规上工业增加值22388亿元,同比增长6%。"
+    # Neither the figure of all industry nor a county's (全县) answers for the province.
+    assert not read(q, scored(all_industry, county), ReadingParams(), lambda _: True).answered
+    got = read(q, scored(all_industry, county, province), ReadingParams(), lambda _: True)
+    assert got.answered and got.picks[0].span.text == "22388亿元"  # type: ignore[union-attr]
