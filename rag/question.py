@@ -495,8 +495,13 @@ def analyse(text: str) -> Question:
 def _analyse(text: str, tokens: tuple[tuple[int, int, str], ...] | None = None) -> Question:
     parts = split_parts(text)
     if len(parts) > 1:
-        sub = tuple(_analyse_one(p, None) for p in parts)
         whole = _analyse_one(text, tokens)
+        # '到2022年底…有多少技能人才?其中高技能人才占多少比例?': a part that names no year
+        # is of the year the question names (not 2025's target share).
+        sub = tuple(
+            q if q.years else replace(q, years=whole.years)
+            for q in (_analyse_one(p, None) for p in parts)
+        )
         return replace(whole, type=sub[0].type, parts=sub)
     return _analyse_one(text, tokens)
 

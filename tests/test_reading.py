@@ -71,6 +71,13 @@ def test_two_part_questions_are_split() -> None:
     english = analyse("When was the college inaugurated, and how many mentors were appointed?")
     assert [p.type for p in english.parts] == ["date", "number"]
     assert split_parts("Which county won and why?") == ["Which county won and why?"]
+    # A part that names no year is of the year the question names.
+    years = analyse("到2022年底,浙江一共有多少技能人才?其中高技能人才占多少比例?")
+    assert [p.years for p in years.parts] == [("2022",), ("2022",)]
+    assert [p.years for p in analyse("2022年有多少家?2023年呢有多少家?").parts] == [
+        ("2022",),
+        ("2023",),
+    ]
 
 
 def spans_of(text: str, type_: str) -> list[str]:
