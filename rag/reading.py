@@ -45,8 +45,8 @@ _GENERIC_ZONE = re.compile(
 _RELATIVE_YEAR = re.compile(r"今年|去年|上年|前年|明年|当年|同期|近年|本年|年内|年底|年初")
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 # The year a relative word speaks of, from the year of publication.
-_YEAR_OFFSET = {"今年": 0, "本年": 0, "年内": 0, "年底": 0, "年初": 0, "去年": -1, "上年": -1,
-                "前年": -2, "明年": 1}  # fmt: skip
+# ('年底' of an issue out in January may be the year before: no year of its own.)
+_YEAR_OFFSET = {"今年": 0, "本年": 0, "去年": -1, "上年": -1, "前年": -2, "明年": 1}
 
 
 @dataclass(frozen=True)
