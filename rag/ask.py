@@ -551,13 +551,17 @@ def english_constraints(asked: question.Question, vocab: Collection[str]) -> que
     question's do ('students of Deqing No. 4 Middle School': not a Quzhou figure), except
     the place a "which county" question asks within; the Chinese forms of each name the
     dictionary knows ('Australia' -> "澳大利亚|澳洲"), which the answer's article must
-    name; and whether no article shares a word with it."""
+    name; what a "What is the X of Y?" asks about ('capital' -> "首都|…"), which the
+    answer's passage must state; and whether no article shares a word with it."""
     keywords = tuple(translate.to_chinese(asked.text, vocab))
     places = () if asked.type == "place" else tuple(translate.places_in(asked.text, vocab))
     unmatched = translate.shares_no_word(asked.text, vocab)
 
     def constrained(q: question.Question) -> question.Question:
         names = tuple("|".join(sorted(f)) for f in translate.named_things(q.text, vocab))
-        return replace(q, keywords=keywords, places=places, unmatched=unmatched, entities=names)
+        thing = "|".join(sorted(translate.asked_thing(q.text))) or None
+        return replace(
+            q, keywords=keywords, places=places, unmatched=unmatched, entities=names, thing=thing
+        )
 
     return replace(constrained(asked), parts=tuple(map(constrained, asked.parts)))

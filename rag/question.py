@@ -370,6 +370,9 @@ class Question:
     # An English question whose dictionary words the articles never use (rag.translate):
     # nothing in them is about it.
     unmatched: bool = False
+    # The Chinese words of what an English "What is the X of Y?" asks about ('capital' ->
+    # "首都|省会|…", rag.translate.asked_thing): an answer's passage states one of them.
+    thing: str | None = None
 
     @property
     def typed(self) -> bool:

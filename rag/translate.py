@@ -155,6 +155,43 @@ _LEVELS = {"city": "市", "capital": "市", "municipality": "市", "county": "�
 _LEVEL_IN_GLOSS = re.compile(r"^[^,;(]*?\b(" + "|".join(_LEVELS) + r")\b")
 
 
+# 'What is the longest river in Africa?' asks about a river, 'the capital of Australia'
+# about a capital: the noun phrase between "what is the" and the 'of/in…' that follows.
+_ASKED_THING = re.compile(
+    r"^\s*(?:what|which)(?:'s|\s+is|\s+was|\s+are|\s+were)\s+(?:the\s+)?((?:[a-z-]+\s+){0,3}?[a-z-]+)"
+    r"\s+(?:of|in|for|at|on|that|which|who|to|by|between|from|behind)\b",
+    re.I,
+)
+# Heads that name the kind of answer, not a thing the articles must speak of.
+_GENERIC_THING = frozenset(
+    "name title number figure amount total main key goal aim purpose reason role kind type "
+    "term word phrase slogan theme topic focus date time year day month place location rank "
+    "ranking share proportion percentage percent rate level status result outcome highlight "
+    "feature way method approach size value scale meaning idea point part one".split()
+)
+
+
+def asked_thing(question: str) -> frozenset[str]:
+    """The Chinese words of the thing an English "What is the X of Y?" asks about
+    ('the capital of Australia' -> {首都, 省会, …}, 'the boiling point of water' ->
+    {沸点}): a sentence that states none of them does not answer. Empty when X names
+    only the kind of answer ('the name of…') or the dictionary does not gloss it."""
+    m = _ASKED_THING.match(question)
+    if not m:
+        return frozenset()
+    words = [_stem(w) for w in _WORD.findall(m.group(1).lower()) if w not in _STOP]
+    if not words:
+        return frozenset()
+    with _lock:
+        table = _reverse()
+    pair = table.get(" ".join(words[-2:])) if len(words) > 1 else None
+    if pair:
+        return pair
+    if words[-1] in _GENERIC_THING or words[-1] in _ADMIN_WORDS:
+        return frozenset()
+    return frozenset(w for v in _variants(words[-1]) for w in table.get(v, ()))
+
+
 @cache
 def _place_levels() -> dict[str, str]:
     """Chinese place name -> the administrative level its first CC-CEDICT gloss gives

@@ -80,6 +80,8 @@ def test_out_of_corpus_question_is_refused_in_its_language(
         "Who wrote Romeo and Juliet?",  # not a byline question about these articles
         "What is photosynthesis?",  # no word of it is in the articles
         "Which city hosted the 2016 Summer Olympics?",
+        "What is the capital of Australia?",  # the Australia passage speaks of no capital
+        "What is the longest river in Africa?",  # nor the Africa one of a river
     ],
 )
 def test_an_english_question_about_what_no_article_names_is_refused(

@@ -849,3 +849,15 @@ def test_an_english_figure_above_designated_size_is_the_statistics_of_that_scope
     assert not read(q, scored(all_industry, county), ReadingParams(), lambda _: True).answered
     got = read(q, scored(all_industry, county, province), ReadingParams(), lambda _: True)
     assert got.answered and got.picks[0].span.text == "22388亿元"  # type: ignore[union-attr]
+
+
+def test_asked_thing_is_the_noun_a_what_is_the_x_of_question_asks_about() -> None:
+    from rag import translate
+
+    assert {"首都", "资本"} <= translate.asked_thing("What is the capital of Australia?")
+    assert "河流" in translate.asked_thing("what's the longest river in Africa?")
+    assert translate.asked_thing("What is the boiling point of water?") == {"沸点"}  # a pair
+    # Heads naming only the kind of answer, or a level, constrain nothing.
+    assert translate.asked_thing("What is the name of the plan Shaoxing issued?") == set()
+    assert translate.asked_thing("Which is the county that won the Tripod?") == set()
+    assert translate.asked_thing("How many tonnes of fuel were supplied?") == set()
