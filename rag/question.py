@@ -301,6 +301,8 @@ _ZH_HOW_MANY_NOUN = re.compile(r"多少([\u4e00-\u9fff]{2,4})")
 _ZH_MONEY_NOUN = re.compile(
     r"钱|费|资金|金额|经费|收入|投资|成本|价|税|利润|营收|补贴|补助|奖励|奖金|贷款|存款|工资|薪"
 )
+# A noun of people ('游客', '村民', '员工', '志愿者', '人才'): its count comes in 人/名/位.
+_ZH_PEOPLE_NOUN = re.compile(r"人|[\u4e00-\u9fff]{1,2}(?:客|民|员|工|生|手|者|才|师|众)(?![\u4e00-\u9fff]*(?:数|量|率))")
 _ZH_MEASURE_NOUN = re.compile(
     r"时|天|年|月|周|面积|距离|长度|高度|重量|产量|亩|电|水|度|岁|年龄|倍|比|分"
 )
@@ -443,6 +445,8 @@ def asked_unit(text: str, lang: Lang, qtype: AnswerType | None) -> str | None:
             noun = m.group(1)
             if _ZH_MONEY_NOUN.search(noun):
                 return "元"
+            if _ZH_PEOPLE_NOUN.match(noun):
+                return "人|名|位"  # '多少游客' counts people: 第18个年头 counts none
             return None if _ZH_MEASURE_NOUN.match(noun) else _ZH_COUNT
         return None
     if qtype != "number":

@@ -360,6 +360,9 @@ def candidate_spans(q: Question, sentence: Sentence) -> list[Span]:
     if q.type == "number" and q.unit:
         unit = re.compile(rf"(?:{q.unit})")
         spans = [sp for sp in spans if unit.search(fold(sp.text))]
+    if q.type == "date" and _ASKS_YEAR.search(q.text):
+        # '哪一年' is answered by a year (2022年, 去年), not by how often (每4年).
+        spans = [sp for sp in spans if _A_YEAR.search(sp.text)]
     if q.type == "rank" and q.scope:
         # '全国排第几' is not answered by '全省第四'.
         spans = [sp for sp in spans if not _other_scope(sp.text, q.scope)]
@@ -388,6 +391,10 @@ def candidate_spans(q: Question, sentence: Sentence) -> list[Span]:
         if q.roles:
             spans = [sp for sp in spans if _near_role(sentence.text, sp, q.roles)]
     return spans
+
+
+_ASKS_YEAR = re.compile(r"哪一?年|什么年份|何年|\b(?:which|what) year\b", re.I)
+_A_YEAR = re.compile(r"(?:19|20)\d{2}|[〇零一二三四五六七八九]{4}年|今年|去年|前年|明年|上年|本年")
 
 
 def _bare_place_of_level(place: str, level: re.Pattern[str]) -> bool:

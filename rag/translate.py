@@ -167,7 +167,7 @@ _GENERIC_THING = frozenset(
     "name title number figure amount total main key goal aim purpose reason role kind type "
     "term word phrase slogan theme topic focus date time year day month place location rank "
     "ranking share proportion percentage percent rate level status result outcome highlight "
-    "feature way method approach size value scale meaning idea point part one".split()
+    "feature way method approach size value scale meaning idea part one".split()
 )
 
 
@@ -184,11 +184,11 @@ def asked_thing(question: str) -> frozenset[str]:
         return frozenset()
     with _lock:
         table = _reverse()
+    if words[-1] in _GENERIC_THING or words[-1] in _ADMIN_WORDS:
+        return frozenset()  # 'the full name of…' asks for a name, whatever it is
     pair = table.get(" ".join(words[-2:])) if len(words) > 1 else None
     if pair:
         return pair
-    if words[-1] in _GENERIC_THING or words[-1] in _ADMIN_WORDS:
-        return frozenset()
     return frozenset(w for v in _variants(words[-1]) for w in table.get(v, ()))
 
 

@@ -859,5 +859,22 @@ def test_asked_thing_is_the_noun_a_what_is_the_x_of_question_asks_about() -> Non
     assert translate.asked_thing("What is the boiling point of water?") == {"沸点"}  # a pair
     # Heads naming only the kind of answer, or a level, constrain nothing.
     assert translate.asked_thing("What is the name of the plan Shaoxing issued?") == set()
+    assert translate.asked_thing("What is the full name of the plan Zhejiang issued?") == set()
     assert translate.asked_thing("Which is the county that won the Tripod?") == set()
     assert translate.asked_thing("How many tonnes of fuel were supplied?") == set()
+
+
+def test_a_chinese_how_many_of_people_is_a_count_of_people() -> None:
+    assert analyse("2023年嘉兴端午民俗文化节吸引了多少游客?").unit == "人|名|位"
+    assert analyse("这个村有多少村民参加了培训？").unit == "人|名|位"
+    festival = "2023年嘉兴端午民俗文化节已经跨入第18个年头。"
+    assert answer("2023年嘉兴端午民俗文化节吸引了多少游客?", festival) is None
+    stated = "2023年嘉兴端午民俗文化节吸引游客12万人次。"
+    assert answer("2023年嘉兴端午民俗文化节吸引了多少游客?", stated) == "12万人次"
+
+
+def test_which_year_is_answered_by_a_year_not_by_how_often() -> None:
+    often = "“全国档案系统先进集体”是档案系统的最高荣誉,每4年评选一次。"
+    q = "衢州市档案馆是哪一年获评“全国档案系统先进集体”的？"
+    assert answer(q, often) is None
+    assert answer(q, "2021年,衢州市档案馆获评“全国档案系统先进集体”。") == "2021年"
