@@ -545,6 +545,9 @@ def ask_stream(
     return _assistant(load_settings(index=index)).ask_stream(question, k, mode, history)
 
 
+_FIGURES = frozenset({"number", "percent", "rank", "date"})
+
+
 def english_constraints(asked: question.Question, vocab: Collection[str]) -> question.Question:
     """An English question with what rag.translate finds of it in the articles' words:
     its Chinese keywords; the places it names, which constrain its answer as a Chinese
@@ -559,9 +562,17 @@ def english_constraints(asked: question.Question, vocab: Collection[str]) -> que
 
     def constrained(q: question.Question) -> question.Question:
         names = tuple("|".join(sorted(f)) for f in translate.named_things(q.text, vocab))
-        thing = "|".join(sorted(translate.asked_thing(q.text))) or None
+        # A figure question names its measure (measure words, units); only the thing
+        # 'how many' counts, when no unit table knows it ('bones'), is checked here.
+        counts = q.type not in _FIGURES or (q.type == "number" and q.unit == question.COUNT)
+        thing = "|".join(sorted(translate.asked_thing(q.text))) if counts else ""
         return replace(
-            q, keywords=keywords, places=places, unmatched=unmatched, entities=names, thing=thing
+            q,
+            keywords=keywords,
+            places=places,
+            unmatched=unmatched,
+            entities=names,
+            thing=thing or None,
         )
 
     return replace(constrained(asked), parts=tuple(map(constrained, asked.parts)))

@@ -302,7 +302,9 @@ _ZH_MONEY_NOUN = re.compile(
     r"钱|费|资金|金额|经费|收入|投资|成本|价|税|利润|营收|补贴|补助|奖励|奖金|贷款|存款|工资|薪"
 )
 # A noun of people ('游客', '村民', '员工', '志愿者', '人才'): its count comes in 人/名/位.
-_ZH_PEOPLE_NOUN = re.compile(r"人|[\u4e00-\u9fff]{1,2}(?:客|民|员|工|生|手|者|才|师|众)(?![\u4e00-\u9fff]*(?:数|量|率))")
+_ZH_PEOPLE_NOUN = re.compile(
+    r"人|[\u4e00-\u9fff]{1,2}(?:客|民|员|工|生|手|者|才|师|众)(?![\u4e00-\u9fff]*(?:数|量|率))"
+)
 _ZH_MEASURE_NOUN = re.compile(
     r"时|天|年|月|周|面积|距离|长度|高度|重量|产量|亩|电|水|度|岁|年龄|倍|比|分"
 )
@@ -375,6 +377,9 @@ class Question:
     # The Chinese words of what an English "What is the X of Y?" asks about ('capital' ->
     # "首都|省会|…", rag.translate.asked_thing): an answer's passage states one of them.
     thing: str | None = None
+    # The editions the question names ('第四届' / 'the 4th China Quality Conference' ->
+    # "4"): a sentence of another edition (第五届) does not answer.
+    editions: tuple[str, ...] = ()
 
     @property
     def typed(self) -> bool:
@@ -419,7 +424,7 @@ def asked_unit(text: str, lang: Lang, qtype: AnswerType | None) -> str | None:
         return "%|％|个百分点|成"
     if qtype == "place":
         if lang == "zh":
-            m = _ZH_PLACE_LEVEL.search(text.replace("县级市", "市"))
+            m = _ZH_PLACE_LEVEL.search(text.replace("县级市", "市").replace("城市", "市"))
             return (
                 "|".join(m.group(1)) if m and len(m.group(1)) > 1 else (m.group(1) if m else None)
             )
@@ -558,6 +563,7 @@ def _analyse_one(text: str, tokens: tuple[tuple[int, int, str], ...] | None) -> 
         scope=scope,
         attribute=_attribute(text, toks) if lang == "zh" and qtype in _MEASURED else (),
         measure_words=_measure_words(folded) if lang == "en" and qtype in _MEASURED else (),
+        editions=editions(folded if lang == "zh" else text, lang) if qtype != "rank" else (),
     )
     if q.type == "number" and lang == "zh" and q.attribute and _RATE.search(q.attribute[0]):
         # '自用率达到多少': a rate is a percentage, whatever the question word.
@@ -592,6 +598,31 @@ _EN_MEASURED = (
     (r"above(?:-| )(?:designated|scale)(?: size)?|above-scale", "规上|规模以上|限上|限额以上"),
 )
 _EN_MEASURED_RE = tuple((re.compile(rf"\b(?:{p})\b", re.I), words) for p, words in _EN_MEASURED)
+
+
+_EDITION_ZH = re.compile(r"第([0-9零〇一二两三四五六七八九十百]+)届")
+_EN_ORDINALS = ("first second third fourth fifth sixth seventh eighth ninth tenth eleventh "
+                "twelfth thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth "
+                "nineteenth twentieth").split()  # fmt: skip
+# An ordinal right before a named event or 'edition/session': 'the 5th China Quality
+# Conference', 'the second National Vocational Skills Competition'.
+_EDITION_EN = re.compile(
+    r"\b(\d{1,3})(?:st|nd|rd|th)\s+(?=[A-Z]|edition|session)|"
+    rf"\b({'|'.join(_EN_ORDINALS)})\s+(?=[A-Z]|edition|session)",
+)
+
+
+def editions(text: str, lang: Lang) -> tuple[str, ...]:
+    """The edition numbers (届) a question names, as digits."""
+    from rag.english import to_number
+
+    if lang == "zh":
+        found = [to_number(m.group(1)) for m in _EDITION_ZH.finditer(text)]
+        return tuple(dict.fromkeys(str(int(n)) for n in found if n))
+    out = []
+    for m in _EDITION_EN.finditer(text):
+        out.append(m.group(1) or str(_EN_ORDINALS.index(m.group(2)) + 1))
+    return tuple(dict.fromkeys(out))
 
 
 def _measure_words(text: str) -> tuple[str, ...]:

@@ -454,15 +454,23 @@ def satisfies(q: Question, sentence: Sentence) -> bool:
         return False
     if not _names_entities(q, sentence):
         return False
-    if q.thing and q.type not in _FIGURES and not any(w in context for w in q.thing.split("|")):
+    if q.editions and not _edition_ok(q.editions, text):
+        return False  # '第四届中国质量大会' is not answered by 第五届's sentence
+    if q.thing and not any(w in context for w in q.thing.split("|")):
         return False  # 'What is the capital of Australia?': a passage of no capital
     # Who did what: the sentence must say the 'what' ('主持' of 由谁主持), or the name it
     # gives belongs to somebody else.
     return not (q.type == "person" and q.focus and not any(_states_word(text, w) for w in q.focus))
 
 
-# Figure questions name what they measure (rag.question measure words, rag.attribute).
-_FIGURES = frozenset({"number", "percent", "rank", "date"})
+def _edition_ok(asked: Sequence[str], text: str) -> bool:
+    """The sentence states one of the editions asked, or no edition at all."""
+    from rag.question import editions
+
+    stated = editions(text, "zh")
+    return not stated or bool(set(stated) & set(asked))
+
+
 _LOCAL_SCOPE = re.compile(r"全县|全市|全区|全镇|县域|该县|该市|该区")
 _PROVINCE_SCOPE = re.compile(r"全省|浙江|省内")
 

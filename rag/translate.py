@@ -171,12 +171,24 @@ _GENERIC_THING = frozenset(
 )
 
 
+# 'which river is the longest…', 'how many bones does…': the noun right after.
+_WHICH_THING = re.compile(
+    r"^\s*(?:which|what)\s+((?:[a-z-]+\s+)?[a-z-]+)\s+(?:is|was|are|were)\s+(?:the|a|an)\b", re.I
+)
+_HOW_MANY_THING = re.compile(
+    r"^\s*how\s+many\s+((?:[a-z-]+\s+)?[a-z-]+)\s+(?:do|does|did|are|were|is|was|has|have|had)\b",
+    re.I,
+)
+
+
 def asked_thing(question: str) -> frozenset[str]:
-    """The Chinese words of the thing an English "What is the X of Y?" asks about
-    ('the capital of Australia' -> {首都, 省会, …}, 'the boiling point of water' ->
-    {沸点}): a sentence that states none of them does not answer. Empty when X names
+    """The Chinese words of the thing an English "What is the X of Y?", "Which X is…"
+    or "How many X do…" asks about ('the capital of Australia' -> {首都, 资本, …}, 'the
+    boiling point of water' -> {沸点}, 'how many bones' -> {骨头, …}): a passage that
+    states none of them does not answer. Empty when X names
     only the kind of answer ('the name of…') or the dictionary does not gloss it."""
-    m = _ASKED_THING.match(question)
+    counted = _HOW_MANY_THING.match(question)
+    m = _ASKED_THING.match(question) or _WHICH_THING.match(question) or counted
     if not m:
         return frozenset()
     words = [_stem(w) for w in _WORD.findall(m.group(1).lower()) if w not in _STOP]
@@ -186,10 +198,15 @@ def asked_thing(question: str) -> frozenset[str]:
         table = _reverse()
     if words[-1] in _GENERIC_THING or words[-1] in _ADMIN_WORDS:
         return frozenset()  # 'the full name of…' asks for a name, whatever it is
-    pair = table.get(" ".join(words[-2:])) if len(words) > 1 else None
-    if pair:
-        return pair
-    return frozenset(w for v in _variants(words[-1]) for w in table.get(v, ()))
+    # The pair's words ('boiling point' -> 沸点) and the head's ('technical problem' ->
+    # 问题, 难题 as well as 技术问题): either states the thing.
+    pair = table.get(" ".join(words[-2:]), frozenset()) if len(words) > 1 else frozenset()
+    forms = pair | {w for v in _variants(words[-1]) for w in table.get(v, ())}
+    if counted:
+        # What is counted is named by the head character of its word as well: 'problems'
+        # (问题) are counted as 技术难题17个.
+        forms |= {w[-1] for w in forms}
+    return frozenset(forms)
 
 
 @cache

@@ -856,7 +856,11 @@ def test_asked_thing_is_the_noun_a_what_is_the_x_of_question_asks_about() -> Non
 
     assert {"首都", "资本"} <= translate.asked_thing("What is the capital of Australia?")
     assert "河流" in translate.asked_thing("what's the longest river in Africa?")
-    assert translate.asked_thing("What is the boiling point of water?") == {"沸点"}  # a pair
+    assert "沸点" in translate.asked_thing("What is the boiling point of water?")  # a pair
+    assert "河流" in translate.asked_thing("which river is the longest in africa")
+    assert "骨骼" in translate.asked_thing("how many bones does an adult human have")
+    # A verb after 'was' is no thing asked about ('Which special campaign was launched').
+    assert translate.asked_thing("Which special campaign was launched that day?") == set()
     # Heads naming only the kind of answer, or a level, constrain nothing.
     assert translate.asked_thing("What is the name of the plan Shaoxing issued?") == set()
     assert translate.asked_thing("What is the full name of the plan Zhejiang issued?") == set()
@@ -878,3 +882,13 @@ def test_which_year_is_answered_by_a_year_not_by_how_often() -> None:
     q = "衢州市档案馆是哪一年获评“全国档案系统先进集体”的？"
     assert answer(q, often) is None
     assert answer(q, "2021年,衢州市档案馆获评“全国档案系统先进集体”。") == "2021年"
+
+
+def test_an_edition_asked_is_the_edition_the_sentence_states() -> None:
+    assert analyse("第四届中国质量大会是在哪座城市举办的？").editions == ("4",)
+    assert analyse("Where was the 5th China Quality Conference held?").editions == ("5",)
+    assert analyse("Which city hosted the second National Vocational Skills Competition?").editions == ("2",)  # fmt: skip
+    assert analyse("Which was the first county to win?").editions == ()  # no named event
+    fifth = "9月1日至2日,第五届中国质量大会在四川成都举行。"
+    assert answer("第四届中国质量大会是在哪座城市举办的？", fifth) is None
+    assert answer("第五届中国质量大会是在哪座城市举办的？", fifth) in ("成都", "四川成都")
