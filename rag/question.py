@@ -305,6 +305,18 @@ _ZH_MONEY_NOUN = re.compile(
 _ZH_PEOPLE_NOUN = re.compile(
     r"人|[\u4e00-\u9fff]{1,2}(?:客|民|员|工|生|手|者|才|师|众)(?![\u4e00-\u9fff]*(?:数|量|率))"
 )
+
+
+def names_people(word: str) -> bool:
+    """A noun of people or of a person ('选手', '村民', '历史人物', '负责人') or the word
+    for a name ('名字'): it says who is asked for, not what they did."""
+    return (
+        bool(_ZH_PEOPLE_NOUN.fullmatch(word))
+        or word.endswith(("人", "人物"))
+        or word in ("名字", "姓名", "名称", "全名", "称呼")
+    )
+
+
 _ZH_MEASURE_NOUN = re.compile(
     r"时|天|年|月|周|面积|距离|长度|高度|重量|产量|亩|电|水|度|岁|年龄|倍|比|分"
 )

@@ -28,7 +28,7 @@ from functools import lru_cache
 from rag import attribute, english, translate
 from rag.evidence import Scored, Sentence
 from rag.ingest import bylines
-from rag.question import Question
+from rag.question import Question, names_people
 from rag.spans import Span, typed_spans
 from rag.text import ADMIN_LEVEL, detect_lang, fold, match_key, person_names, tokenize
 from rag.types import ArticleMeta
@@ -460,7 +460,10 @@ def satisfies(q: Question, sentence: Sentence) -> bool:
         return False  # 'What is the capital of Australia?': a passage of no capital
     # Who did what: the sentence must say the 'what' ('主持' of 由谁主持), or the name it
     # gives belongs to somebody else.
-    return not (q.type == "person" and q.focus and not any(_states_word(text, w) for w in q.focus))
+    # A noun of people before the question word ('那位选手叫什么') says who is asked
+    # for, not what they did: the sentence may call them 技能人才.
+    deeds = [w for w in q.focus if not names_people(w)] if q.type == "person" else []
+    return not (deeds and not any(_states_word(text, w) for w in deeds))
 
 
 def _edition_ok(asked: Sequence[str], text: str) -> bool:

@@ -893,3 +893,12 @@ def test_an_edition_asked_is_the_edition_the_sentence_states() -> None:
     fifth = "9月1日至2日,第五届中国质量大会在四川成都举行。"
     assert answer("第四届中国质量大会是在哪座城市举办的？", fifth) is None
     assert answer("第五届中国质量大会是在哪座城市举办的？", fifth) in ("成都", "四川成都")
+
+
+def test_a_noun_of_people_before_the_question_word_says_who_not_what() -> None:
+    welder = "在刚结束的第二届全国职业技能大赛中,绍兴市技能人才丁澄洋荣获焊接项目第五名(优胜奖)。"
+    q = "在全国职业技能大赛焊接项目中获得第五名的绍兴选手叫什么名字？"
+    assert answer(q, welder) == "丁澄洋"  # the sentence says 技能人才, not 选手
+    # A deed before the question word is still required: 主持 is not 出席.
+    assert answer("由谁主持？", "张三出席了会议。") is None
+    assert answer("由谁主持？", "会议由张三主持。") == "张三"
