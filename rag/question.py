@@ -606,6 +606,11 @@ _EN_MEASURED = (
     (r"budget", "预算"),
     (r"subsid(?:y|ies)", "补贴|补助|奖补|资助|补"),
     (r"interest rate", "利率|利息|息"),
+    # A share of a whole (占…比重), not a growth ('by what percentage did … fall').
+    (
+        r"(?:what|which) (?:share|proportion)|(?:what|which) percentage of|account(?:s|ed)? for",
+        "占|比重|比例",
+    ),  # fmt: skip
     # Not a measure but the scope statistics give one: 规上工业增加值, not 工业增加值.
     (r"above(?:-| )(?:designated|scale)(?: size)?|above-scale", "规上|规模以上|限上|限额以上"),
 )

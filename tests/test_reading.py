@@ -902,3 +902,12 @@ def test_a_noun_of_people_before_the_question_word_says_who_not_what() -> None:
     # A deed before the question word is still required: 主持 is not 出席.
     assert answer("由谁主持？", "张三出席了会议。") is None
     assert answer("由谁主持？", "会议由张三主持。") == "张三"
+
+
+def test_an_english_share_question_is_answered_by_a_share_not_a_growth() -> None:
+    share = analyse(
+        "At the end of 2022, what share of Zhejiang's skilled workers were highly skilled?"
+    )
+    assert "占|比重|比例" in share.measure_words
+    fall = analyse("By what percentage did fraud reports fall year on year?")
+    assert "占|比重|比例" not in fall.measure_words
