@@ -610,7 +610,7 @@ _EN_MEASURED = (
     (
         r"(?:what|which) (?:share|proportion)|(?:what|which) percentage of|account(?:s|ed)? for",
         "占|比重|比例",
-    ),  # fmt: skip
+    ),
     # Not a measure but the scope statistics give one: 规上工业增加值, not 工业增加值.
     (r"above(?:-| )(?:designated|scale)(?: size)?|above-scale", "规上|规模以上|限上|限额以上"),
 )
