@@ -98,8 +98,12 @@ def _counted(text: str, tokens: Sequence[Token], qi: int) -> str | None:
     rest = list(tokens[qi + 1 : qi + 8])
     # Only a count counts: 多少家企业, 几个平台, 几辆车 ('几辆' may be one word); 多少钱 or
     # 多少水 names a unit or a substance, which the clause states in other words.
+    from rag.question import names_people
+
     if rest and rest[0][2] == "q" and len(text[a:b]) <= 2:
         rest = rest[1:]
+    elif rest and names_people(text[rest[0][0] : rest[0][1]]):
+        pass  # 多少游客: people are counted, with or without 名
     elif len(text[a:b]) <= 2 and not re.fullmatch(r"几.", text[a:b]):
         return None
     words: list[str] = []
@@ -237,14 +241,17 @@ def counted_after(text: str, tokens: Sequence[Token], end: int) -> tuple[int, in
     if not re.search(_COUNT_MEASURE, text[:end]):
         return None
     after = sorted((a, b, t) for a, b, t in tokens if a >= end)
-    if not after or after[0][0] != end or after[0][2] not in _NOUN | {"a"}:
+    if not after or after[0][0] != end:
         return None
-    last = end
-    for a, b, t in after[:3]:
-        if a != last or t not in _NOUN | {"a"}:
+    # A verb may qualify the noun it precedes (5000多名外出/v 青年/n): the run ends at a noun.
+    last, noun_end = end, None
+    for i, (a, b, t) in enumerate(after[:3]):
+        if a != last or not (t in _NOUN or t == "a" or (i == 0 and t in ("v", "vn"))):
             break
         last = b
-    return end, last
+        if t in _NOUN or t == "a":
+            noun_end = b
+    return (end, noun_end) if noun_end is not None else None
 
 
 _COUNT_MEASURE = r"[个家项件名位所座条台批种户辆艘本套间栋张部篇株只头处场轮届吨亩]$"

@@ -911,3 +911,11 @@ def test_an_english_share_question_is_answered_by_a_share_not_a_growth() -> None
     assert "占|比重|比例" in share.measure_words
     fall = analyse("By what percentage did fraud reports fall year on year?")
     assert "占|比重|比例" not in fall.measure_words
+
+
+def test_a_count_of_people_counts_the_people_asked_for() -> None:
+    q = "云和梯田景区2023年一共接待了多少游客？"
+    assert analyse(q).attribute == ("游客",)
+    youth = "2023年,云和梯田游客接待量增长了174%,吸引5000多名外出青年返乡创业。"
+    assert answer(q, youth) is None  # 5000多名 counts young people coming home
+    assert answer(q, "2023年,云和梯田景区共接待游客120万人次。") == "120万人次"
