@@ -919,3 +919,8 @@ def test_a_count_of_people_counts_the_people_asked_for() -> None:
     youth = "2023年,云和梯田游客接待量增长了174%,吸引5000多名外出青年返乡创业。"
     assert answer(q, youth) is None  # 5000多名 counts young people coming home
     assert answer(q, "2023年,云和梯田景区共接待游客120万人次。") == "120万人次"
+
+
+def test_how_long_is_a_thing_may_be_a_length_or_a_time() -> None:
+    assert "米" in analyse("How long is the elevated walkway in Miaojia Village?").unit
+    assert "米" not in analyse("How long did the renovation take?").unit
