@@ -138,7 +138,9 @@ _EN_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "person",
         re.compile(
-            r"\bwho\b|\bwhom\b|\bwhose\b|\bwhich (?:person|official|leader|expert|reporter)\b|\bname of the (?:person|official|reporter|author)\b",
+            r"\bwho\b|\bwhom\b|\bwhose\b|\bwhich (?:person|official|leader|expert|reporter)\b|\bname of the (?:person|official|reporter|author)\b"
+            # 'What is the name of Longgang's mayor?': the name of a role is a person's.
+            r"|\bname of (?:the |its |[\w-]+'s )?(?:[\w-]+ )?(?:mayor|governor|secretary|chairman|chairwoman|director|president|founder|manager|principal|dean|head|leader|chief)\b",
             re.I,
         ),
     ),
@@ -291,7 +293,7 @@ _EN_MEASURES = (
     (re.compile(r"\blength\b|\bhow long (?:is|was|are|were) (?:the )?[\w\s'-]{0,40}?\b(?:road|bridge|railway|line|river|tunnel|coastline|track|pipeline|route|greenway|trail|canal|highway|expressway)s?\b", re.I), "公里|千米|米"),
     (re.compile(r"\belectricity\b|\bpower generat|\bgenerate\b|\bkwh\b|\bkilowatt", re.I), "千瓦时|度|瓦"),
     # 'How long is the walkway': a length or a time, whichever its thing has.
-    (re.compile(r"\bhow long (?:is|was|are|were)\b(?!.*\b(?:take|took|last|lasted)\b)", re.I), "公里|千米|米|年|月|天|日|周|小时|分钟|秒"),
+    (re.compile(r"\bhow long (?:is|are)\b(?!.*\b(?:take|took|last|lasted)\b)", re.I), "公里|千米|米|年|月|天|日|周|小时|分钟|秒"),
     (re.compile(r"\bhow long\b", re.I), "年|月|天|日|周|小时|分钟|秒"),
 )  # fmt: skip
 # 'How many stations': a count of things, in whatever measure word, but not an amount of

@@ -381,6 +381,10 @@ def candidate_spans(q: Question, sentence: Sentence) -> list[Span]:
             or level.search(text[sp.start : sp.end + 1])
             or (q.type == "place" and _bare_place_of_level(sp.text, level))
         ]
+    if q.type == "place":
+        # '在四川成都举行': the place right before another is the larger one it lies in.
+        starts = {sp.start for sp in spans}
+        spans = [sp for sp in spans if sp.end not in starts]
     if q.type == "person" and not spans:
         spans = _appositive_names(q, sentence.text)
     if q.type == "person":
@@ -454,7 +458,7 @@ def satisfies(q: Question, sentence: Sentence) -> bool:
         return False
     if not _names_entities(q, sentence):
         return False
-    if q.editions and not _edition_ok(q.editions, text):
+    if q.editions and not _edition_ok(q.editions, text, context):
         return False  # '第四届中国质量大会' is not answered by 第五届's sentence
     if q.thing and not any(w in context for w in q.thing.split("|")):
         return False  # 'What is the capital of Australia?': a passage of no capital
@@ -466,11 +470,12 @@ def satisfies(q: Question, sentence: Sentence) -> bool:
     return not (deeds and not any(_states_word(text, w) for w in deeds))
 
 
-def _edition_ok(asked: Sequence[str], text: str) -> bool:
-    """The sentence states one of the editions asked, or no edition at all."""
+def _edition_ok(asked: Sequence[str], text: str, context: str) -> bool:
+    """The sentence states one of the editions asked; or it states none, and neither
+    does its passage ('在这场重磅会议中…' of a passage about the 第五届 conference)."""
     from rag.question import editions
 
-    stated = editions(text, "zh")
+    stated = editions(text, "zh") or editions(context, "zh")
     return not stated or bool(set(stated) & set(asked))
 
 
@@ -494,14 +499,16 @@ def _names_entities(q: Question, sentence: Sentence) -> bool:
     if not q.entities:
         return True
     article = sentence.article.key if sentence.article else match_key(sentence.context)
-    return all(_entity_stated(e, article) for e in q.entities if len(e) >= 2)
+    whole = q.lang == "en"  # dictionary forms of an English name: stated whole
+    return all(_entity_stated(e, article, whole) for e in q.entities if len(e) >= 2)
 
 
-def _entity_stated(entity: str, article: str) -> bool:
+def _entity_stated(entity: str, article: str, whole: bool = False) -> bool:
     """A person, organisation or work the question names is named by the article (its
     match_key): whole, or each of its words (新昌农业农村局 by 新昌县农业农村局)."""
-    if "|" in entity:  # the Chinese forms of an English question's name: any of them
-        return any(_entity_stated(form, article) for form in entity.split("|"))
+    if whole:  # the Chinese forms of an English question's name: any of them, whole
+        # (傲慢与偏见 is not 傲慢 on one page and 偏见 on another)
+        return any(match_key(form) in article for form in entity.split("|"))
     key = match_key(entity)
     if key in article:
         return True

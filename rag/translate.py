@@ -80,7 +80,7 @@ def _proper_names() -> dict[str, str]:
 # A gloss that is a name and nothing else: "Australia", "Jupiter (planet)", "Tokyo, capital
 # of Japan", "the Olympics" (not "Chinese language", not "Hangzhou subprovincial city").
 _NAME_GLOSS = re.compile(
-    r"(?:the )?((?:[A-Z][A-Za-z'-]+)(?: [A-Z][A-Za-z'-]+){0,3})"
+    r"(?:the )?((?:[A-Z][A-Za-z'-]+)(?: (?:and )?[A-Z][A-Za-z'-]+){0,3})"
     r"(?=$| \(|,|;| (?:city|county|district|province|prefecture|subprovincial|town|river)\b)"
 )
 _MONTHS_AND_DAYS = frozenset(
@@ -134,7 +134,7 @@ def named_things(question: str, vocabulary: Collection[str]) -> list[frozenset[s
         table = _chinese_of_names()
     romanised = _names(vocabulary)
     out: list[frozenset[str]] = []
-    for m in _NAME.finditer(question):
+    for m in _NAMED.finditer(question):
         words = m.group().replace("-", " ").split()
         i = 0
         while i < len(words):
@@ -248,6 +248,8 @@ def english_terms(question: str) -> list[str]:
 
 
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*\b")
+# A name the dictionary may know, joined by 'and' as titles are ('Pride and Prejudice').
+_NAMED = re.compile(r"\b[A-Z][a-z]+(?:(?:[ -]| and )[A-Z][a-z]+)*\b")
 # The vocabulary the names table was built for, kept alive with it: an id alone may be
 # reused by the next index's vocabulary once the old one is freed.
 _names_cache: list[tuple[Collection[str], dict[str, str]]] = []

@@ -924,3 +924,38 @@ def test_a_count_of_people_counts_the_people_asked_for() -> None:
 def test_how_long_is_a_thing_may_be_a_length_or_a_time() -> None:
     assert "米" in analyse("How long is the elevated walkway in Miaojia Village?").unit
     assert "米" not in analyse("How long did the renovation take?").unit
+
+
+def test_the_name_of_a_role_asks_for_a_person() -> None:
+    q = analyse("What is the name of Longgang's mayor?")
+    assert q.type == "person" and q.roles == ("市长",)
+    vice = "龙港市副市长胡月珍在交流发言中介绍经验做法。"
+    assert answer("What is the name of Longgang's mayor?", vice) is None  # a vice mayor
+
+
+def test_an_edition_is_read_from_the_passage_when_the_sentence_names_none() -> None:
+    fifth = "9月1日至2日,第五届中国质量大会开幕。"
+    held = "在这场重磅会议中,温州龙港市受邀出席开幕式并在分论坛中作交流发言。"
+    # scored() puts every text in one passage: the passage is of the 5th conference.
+    assert answer("第四届中国质量大会上哪个城市受邀出席开幕式？", held, fifth) is None
+    assert answer("第五届中国质量大会上哪个城市受邀出席开幕式？", held, fifth) in ("龙港市", "温州")
+
+
+def test_of_two_places_side_by_side_the_second_is_the_one_meant() -> None:
+    assert answer("第五届中国质量大会在哪里举行？", "第五届中国质量大会在四川成都举行。") == "成都"
+
+
+def test_an_english_title_joined_by_and_is_one_name_the_dictionary_knows() -> None:
+    from dataclasses import replace
+
+    from rag import translate
+
+    found = translate.named_things("Who wrote Pride and Prejudice?", {"偏见"})
+    assert frozenset({"傲慢与偏见"}) in found
+    # Its words on different pages do not name it.
+    assert not read(
+        replace(analyse("Who wrote Pride and Prejudice?"), entities=("傲慢与偏见",)),
+        scored("傲慢是一种态度。", "偏见是另一种。"),
+        ReadingParams(),
+        lambda _: True,
+    ).answered
