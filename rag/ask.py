@@ -20,7 +20,7 @@ from typing import Literal
 
 import numpy as np
 
-from rag import evidence, extractive, question, reading, translate
+from rag import english, evidence, extractive, question, reading, translate
 from rag.cite import cite
 from rag.config import Settings, load_settings
 from rag.embed import Embedder, SentenceTransformerEmbedder
@@ -562,6 +562,13 @@ def english_constraints(asked: question.Question, vocab: Collection[str]) -> que
 
     def constrained(q: question.Question) -> question.Question:
         names = tuple("|".join(sorted(f)) for f in translate.named_things(q.text, vocab))
+        # A person the question names as the articles spell them ('Zhu Shijie' -> 竺士杰):
+        # the answer's article must name them, as a Chinese question's person.
+        names += tuple(
+            n
+            for n in translate.names_in(q.text, vocab)
+            if (person := english.romanise_person(n)) and person in q.text
+        )
         # A figure question names its measure (measure words, units); only the thing
         # 'how many' counts, when no unit table knows it ('bones'), is checked here.
         counts = q.type not in _FIGURES or (q.type == "number" and q.unit == question.COUNT)

@@ -959,3 +959,15 @@ def test_an_english_title_joined_by_and_is_one_name_the_dictionary_knows() -> No
         ReadingParams(),
         lambda _: True,
     ).answered
+
+
+def test_a_person_an_english_question_names_must_be_named_by_the_answers_article() -> None:
+    from rag.ask import english_constraints
+
+    vocabulary = {"竺士杰", "宁波", "公司"}
+    q = english_constraints(
+        analyse("Which company does Zhu Shijie of Ningbo work for?"), vocabulary
+    )
+    assert "竺士杰" in q.entities and "宁波" not in q.entities  # a place is no person
+    other = "一年半前,梁志梅进入宁海第一注塑有限公司的“人才生产线”。"
+    assert not read(q, scored(other), ReadingParams(), lambda _: True).answered
