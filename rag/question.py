@@ -615,6 +615,11 @@ _EN_MEASURED = (
         r"(?:what|which) (?:share|proportion)|(?:what|which) percentage of|account(?:s|ed)? for",
         "占|比重|比例",
     ),
+    # A fall asked for is stated as one (下降, 压缩), not as a level or a growth.
+    (
+        r"by how much did .{0,80}\b(?:fall|fell|drop|dropped|decline|declined|decrease|decreased|cut|reduce|reduced|shrink|shrank|shorten|shortened)\b",
+        "下降|减少|降低|压缩|缩短|减|降|少",
+    ),
     # Not a measure but the scope statistics give one: 规上工业增加值, not 工业增加值.
     (r"above(?:-| )(?:designated|scale)(?: size)?|above-scale", "规上|规模以上|限上|限额以上"),
 )

@@ -971,3 +971,11 @@ def test_a_person_an_english_question_names_must_be_named_by_the_answers_article
     assert "竺士杰" in q.entities and "宁波" not in q.entities  # a place is no person
     other = "一年半前,梁志梅进入宁海第一注塑有限公司的“人才生产线”。"
     assert not read(q, scored(other), ReadingParams(), lambda _: True).answered
+
+
+def test_an_english_fall_asked_for_is_answered_by_a_fall() -> None:
+    q = "By how much did Shangyu's dog-licensing reform cut the processing time?"
+    online = "上虞区在实现100%在线办理的同时,聚焦群众需求。"
+    cut = "上虞区养犬登记办理时间压缩70%以上。"
+    assert answer(q, online) is None
+    assert answer(q, online, cut) == "70%"
