@@ -346,8 +346,19 @@ class Segment:
         return np.asarray(self.member_rows[self.member_ptr[row] : self.member_ptr[row + 1]])
 
     def tags(self, sentence_row: int) -> tuple[Token, ...]:
-        raw = json.loads(self._tags[sentence_row])
-        return tuple((int(a), int(b), str(t)) for a, b, t in raw)
+        return self._parsed_tags(sentence_row)
+
+    @functools.cached_property
+    def _parsed_tags(self) -> Any:
+        """Parsing a sentence's tags cost ~2 ms a question when done on every read: the
+        most recent 50,000 are kept (a segment is immutable once written)."""
+
+        @functools.lru_cache(maxsize=50_000)
+        def parse(sentence_row: int) -> tuple[Token, ...]:
+            raw = json.loads(self._tags[sentence_row])
+            return tuple((int(a), int(b), str(t)) for a, b, t in raw)
+
+        return parse
 
     def sentence_key(self, sentence_row: int) -> SentenceKey:
         sid, a, b = (int(x) for x in self.sentence_keys[sentence_row])
