@@ -32,7 +32,7 @@ _UNIT_EN = {
 }  # fmt: skip
 _PLACE_SUFFIX = (
     ("自治州", "Autonomous Prefecture"), ("开发区", "Development Zone"), ("高新区", "High-tech Zone"),
-    ("新区", "New Area"), ("街道", "Subdistrict"), ("省", "Province"), ("市", "City"),
+    ("新区", "New Area"), ("街道", "Subdistrict"), ("社区", "Community"), ("省", "Province"), ("市", "City"),
     ("县", "County"), ("区", "District"), ("镇", "Town"), ("乡", "Township"), ("村", "Village"),
 )  # fmt: skip
 _PREFIX = {"约": "about ", "近": "nearly ", "超": "over ", "逾": "over ", "达": "", "共": ""}
@@ -161,7 +161,15 @@ _MONTHS = ("January February March April May June July August September October 
            "December").split()  # fmt: skip
 
 
+_RELATIVE_YEARS = {"今年": "this year", "去年": "last year", "明年": "next year", "前年": "the year before last"}  # fmt: skip
+
+
 def _date(text: str) -> str | None:
+    relative = next((w for w in _RELATIVE_YEARS if text.startswith(w)), None)
+    if relative and len(text) > len(relative):
+        # '今年2月6日' -> 'February 6 this year'
+        inner = _date(text[len(relative) :])
+        return f"{inner} {_RELATIVE_YEARS[relative]}" if inner else None
     m = re.match(r"^(?:((?:19|20)\d{2})年)?(?:(\d{1,2})月)?(?:(\d{1,2})日)?(.*)$", text)
     if not m or not any(m.groups()[:3]):
         return None

@@ -115,6 +115,8 @@ def test_typed_spans_are_verbatim_and_typed() -> None:
         ("叶诗蕾", "person", "Ye Shilei"),
         ("3个月至12个月", "number", "3 to 12 months"),  # a range is one answer
         ("326亿千瓦时", "number", "32.6 billion kWh"),
+        ("雍平社区", "place", "Yongping Community"),  # 社区, not a 区 (district)
+        ("今年2月6日", "date", "February 6 this year"),
     ],
 )
 def test_english_renderings(span: str, type_: str, english_text: str) -> None:
