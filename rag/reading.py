@@ -671,7 +671,15 @@ def _respective(spans: Sequence[Span], q: Question, text: str) -> Span | None:
     subjects = [x for x in re.split(r"[、和及与]", text[clause_start : m.start()]) if x.strip()]
     after = [sp for sp in spans if sp.start >= m.end()]
     asked = fold(q.text)
-    named = [i for i, x in enumerate(subjects) if fold(x.strip()) in asked]
+    letters = re.sub(r"[^a-z]", "", asked) if q.lang == "en" else ""
+
+    def names(subject: str) -> bool:  # 南湖CBD, or 'Nanhu CBD' in an English question
+        if q.lang != "en":
+            return fold(subject) in asked
+        spelt = english.romanised(subject)
+        return len(spelt) >= 4 and spelt in letters
+
+    named = [i for i, x in enumerate(subjects) if names(x.strip())]
     if len(subjects) < 2 or len(after) != len(subjects) or len(named) != 1:
         return None
     return after[named[0]]

@@ -981,3 +981,8 @@ def test_an_english_fall_asked_for_is_answered_by_a_fall() -> None:
     cut = "上虞区养犬登记办理时间压缩70%以上。"
     assert answer(q, online) is None
     assert answer(q, online, cut) == "70%"
+
+
+def test_an_english_question_names_one_of_respective_subjects_by_its_pinyin() -> None:
+    clusters = "南湖旅游文化集聚区、南湖CBD分别斩获数字文旅类和其他类的第一名、第二名。"
+    assert answer("What place did Nanhu CBD take in Jiaxing's assessment?", clusters) == "2nd"
