@@ -386,11 +386,26 @@ def shares_no_word(question: str, vocabulary: Collection[str]) -> bool:
     return glossed
 
 
+# Levels of government the dictionary glosses as a whole phrase or not at all: 'municipal-
+# level' is 市级, 'provincial' 省级 (a 市级 benchmark is not a 省级 one).
+_LEVEL_WORDS = (
+    (re.compile(r"\bprovincial(?:-level)?\b|\bprovince-level\b", re.I), "省级"),
+    (re.compile(r"\bmunicipal(?:-level)?\b|\bcity-level\b", re.I), "市级"),
+    (re.compile(r"\bcounty-level\b", re.I), "县级"),
+    (re.compile(r"\bnational-level\b|\bnational\b", re.I), "国家级"),
+)
+
+
 def to_chinese(question: str, vocabulary: Collection[str]) -> list[str]:
     """Chinese keywords for an English question, restricted to `vocabulary`."""
     with _lock:
         table = _reverse()
     found: dict[str, None] = dict.fromkeys(names_in(question, vocabulary))
+    found.update(
+        (level, None)
+        for pattern, level in _LEVEL_WORDS
+        if level in vocabulary and pattern.search(question)
+    )
     covered: set[str] = set()
     for term in english_terms(question):
         if term in covered:

@@ -986,3 +986,11 @@ def test_an_english_fall_asked_for_is_answered_by_a_fall() -> None:
 def test_an_english_question_names_one_of_respective_subjects_by_its_pinyin() -> None:
     clusters = "南湖旅游文化集聚区、南湖CBD分别斩获数字文旅类和其他类的第一名、第二名。"
     assert answer("What place did Nanhu CBD take in Jiaxing's assessment?", clusters) == "2nd"
+
+
+def test_english_levels_of_government_become_their_chinese_level_words() -> None:
+    from rag import translate
+
+    vocabulary = {"市级", "省级", "标杆"}
+    keywords = translate.to_chinese("How many municipal-level benchmarks are there?", vocabulary)
+    assert "市级" in keywords and "省级" not in keywords
