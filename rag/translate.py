@@ -182,24 +182,22 @@ _HOW_MANY_THING = re.compile(
 
 
 def asked_thing(question: str) -> frozenset[str]:
-    """The Chinese words of the thing an English "What is the X of Y?", "Which X is…"
-    or "How many X do…" asks about ('the capital of Australia' -> {首都, 资本, …}, 'the
-    boiling point of water' -> {沸点}, 'how many bones' -> {骨头, …}): a passage that
-    states none of them does not answer. Empty when X names
-    only the kind of answer ('the name of…') or the dictionary does not gloss it."""
+    """The Chinese words of the thing an English "What is the X of Y?", "Which X is
+    the…" or "How many X do…" asks about ('the capital of Australia' -> {首都, 资本, …},
+    'the boiling point of water' -> {沸点, …}, 'how many bones' -> {骨骼, …}): a passage
+    that states none of them does not answer. Empty when X only names the kind of answer
+    ('the name of…') or a level, or the dictionary does not gloss it."""
     counted = _HOW_MANY_THING.match(question)
     m = _ASKED_THING.match(question) or _WHICH_THING.match(question) or counted
     if not m:
         return frozenset()
     words = [_stem(w) for w in _WORD.findall(m.group(1).lower()) if w not in _STOP]
-    if not words:
-        return frozenset()
+    if not words or words[-1] in _GENERIC_THING or words[-1] in _ADMIN_WORDS:
+        return frozenset()  # 'the full name of…' asks for a name, whatever it is
     with _lock:
         table = _reverse()
-    if words[-1] in _GENERIC_THING or words[-1] in _ADMIN_WORDS:
-        return frozenset()  # 'the full name of…' asks for a name, whatever it is
     # The pair's words ('boiling point' -> 沸点) and the head's ('technical problem' ->
-    # 问题, 难题 as well as 技术问题): either states the thing.
+    # 技术问题 and 问题): either states the thing.
     pair = table.get(" ".join(words[-2:]), frozenset()) if len(words) > 1 else frozenset()
     forms = pair | {w for v in _variants(words[-1]) for w in table.get(v, ())}
     if counted:
