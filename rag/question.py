@@ -530,7 +530,16 @@ def _analyse(text: str, tokens: tuple[tuple[int, int, str], ...] | None = None) 
             q if q.years else replace(q, years=whole.years)
             for q in (_analyse_one(p, None) for p in parts)
         )
-        return replace(whole, type=sub[0].type, parts=sub)
+        # '…how many enterprises have the city's leaders visited, and how many have the
+        # county's?': a count that names nothing counts what the first part counts.
+        first = sub[0]
+
+        def counted(q: Question) -> Question:
+            unnamed = q.type == first.type == "number" and q.unit in (None, COUNT)
+            return replace(q, unit=first.unit) if unnamed and first.unit not in (None, COUNT) else q
+
+        sub = (first, *map(counted, sub[1:]))
+        return replace(whole, type=first.type, parts=sub)
     return _analyse_one(text, tokens)
 
 

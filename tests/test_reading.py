@@ -994,3 +994,10 @@ def test_english_levels_of_government_become_their_chinese_level_words() -> None
     vocabulary = {"市级", "省级", "标杆"}
     keywords = translate.to_chinese("How many municipal-level benchmarks are there?", vocabulary)
     assert "市级" in keywords and "省级" not in keywords
+
+
+def test_a_later_count_that_names_nothing_counts_what_the_first_part_counts() -> None:
+    q = analyse(
+        "How many enterprises have the city's leaders visited, and how many have the county's?"
+    )
+    assert [p.unit for p in q.parts] == ["家", "家"]
