@@ -28,7 +28,7 @@ from functools import lru_cache
 from rag import attribute, english, translate
 from rag.evidence import Scored, Sentence
 from rag.ingest import bylines
-from rag.question import Question, names_people
+from rag.question import Question, editions, names_people
 from rag.spans import Span, typed_spans
 from rag.text import ADMIN_LEVEL, detect_lang, fold, match_key, person_names, tokenize
 from rag.types import ArticleMeta
@@ -398,7 +398,8 @@ def candidate_spans(q: Question, sentence: Sentence) -> list[Span]:
 
 
 _ASKS_YEAR = re.compile(r"哪一?年|什么年份|何年|\b(?:which|what) year\b", re.I)
-_A_YEAR = re.compile(r"(?:19|20)\d{2}|[〇零一二三四五六七八九]{4}年|今年|去年|前年|明年|上年|本年")
+# A year stated: in digits, in Chinese numerals, or counted from publication (今年, 去年…).
+_A_YEAR = re.compile("|".join((r"(?:19|20)\d{2}", "[〇零一二三四五六七八九]{4}年", *_YEAR_OFFSET)))
 
 
 def _bare_place_of_level(place: str, level: re.Pattern[str]) -> bool:
@@ -473,8 +474,6 @@ def satisfies(q: Question, sentence: Sentence) -> bool:
 def _edition_ok(asked: Sequence[str], text: str, context: str) -> bool:
     """The sentence states one of the editions asked; or it states none, and neither
     does its passage ('在这场重磅会议中…' of a passage about the 第五届 conference)."""
-    from rag.question import editions
-
     stated = editions(text, "zh") or editions(context, "zh")
     return not stated or bool(set(stated) & set(asked))
 

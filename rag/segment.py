@@ -32,7 +32,7 @@ import hashlib
 import json
 import mmap
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
@@ -349,7 +349,7 @@ class Segment:
         return self._parsed_tags(sentence_row)
 
     @functools.cached_property
-    def _parsed_tags(self) -> Any:
+    def _parsed_tags(self) -> Callable[[int], tuple[Token, ...]]:
         """Parsing a sentence's tags cost ~2 ms a question when done on every read: the
         most recent 50,000 are kept (a segment is immutable once written)."""
 
