@@ -15,6 +15,7 @@ import re
 import threading
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -29,6 +30,7 @@ from rag.index import MANIFEST, Index, read_manifest
 from rag.llm import ChatModel, Message, make_chat_model
 from rag.params import Params
 from rag.prompt import NO_ANSWER, answer_messages, rewrite_messages
+from rag.question import Question
 from rag.refusal import answerable
 from rag.retrieve import Hit, Rerank, Retriever, to_passage
 from rag.store import Store
@@ -55,6 +57,16 @@ class Prepared:
     passages: list[Passage]
     scored: list[evidence.Scored]
     notices: list[str] = field(default_factory=list)
+
+    @cached_property
+    def asked(self) -> Question:
+        """The analysed question (as asked: a follow-up's standalone form also holds the
+        previous question); an English one with its Chinese constraints. Once per question:
+        the reading stage, the metadata reader and the untyped order all use it."""
+        asked = question.analyse(self.question)
+        if asked.lang != "en":
+            return asked
+        return english_constraints(asked, self.index.vocabulary)
 
 
 def validate(question: object) -> tuple[str, list[str]]:
@@ -352,7 +364,7 @@ class Assistant:
             return self._refusal(prep, notes)
         if all(p.span is None for p in result.picks):
             # No typed fact asked for: the best sentences themselves are the answer.
-            asked = self._asked(prep)
+            asked = prep.asked
             order = reading.untyped_order(
                 asked, reading.fitting_sentences(asked, prep.scored), self.params.reading
             )
@@ -379,7 +391,7 @@ class Assistant:
 
     def read_meta(self, prep: Prepared) -> Answer | None:
         """Which issue, publication or writer: answered from the article metadata."""
-        asked = self._asked(prep)
+        asked = prep.asked
         sentences = [s.sentence for s in prep.scored]
         fact = reading.read_meta(asked, sentences, prep.index.document)
         if fact is None:
@@ -412,16 +424,11 @@ class Assistant:
         """The reading stage on a prepared question (the type comes from the question as
         asked: a follow-up's standalone form also holds the previous question)."""
         return reading.read(
-            self._asked(prep),
+            prep.asked,
             prep.scored,
             self.params.reading,
             lambda scored: answerable(scored, prep.lang, self.params.calibration),
         )
-
-    def _asked(self, prep: Prepared) -> question.Question:
-        """The analysed question; an English one with its Chinese constraints."""
-        asked = question.analyse(prep.question)
-        return english_constraints(asked, prep.index.vocabulary) if asked.lang == "en" else asked
 
     def _refusal(self, prep: Prepared, notes: Sequence[str], mode: str = "extractive") -> Answer:
         return Answer(
@@ -548,7 +555,7 @@ def ask_stream(
 _FIGURES = frozenset({"number", "percent", "rank", "date"})
 
 
-def english_constraints(asked: question.Question, vocab: Collection[str]) -> question.Question:
+def english_constraints(asked: Question, vocab: Collection[str]) -> Question:
     """An English question with what rag.translate finds of it in the articles' words:
     its Chinese keywords; the places it names, which constrain its answer as a Chinese
     question's do ('students of Deqing No. 4 Middle School': not a Quzhou figure), except
@@ -560,7 +567,7 @@ def english_constraints(asked: question.Question, vocab: Collection[str]) -> que
     places = () if asked.type == "place" else tuple(translate.places_in(asked.text, vocab))
     unmatched = translate.shares_no_word(asked.text, vocab)
 
-    def constrained(q: question.Question) -> question.Question:
+    def constrained(q: Question) -> Question:
         names = tuple("|".join(sorted(f)) for f in translate.named_things(q.text, vocab))
         # A person the question names as the articles spell them ('Zhu Shijie' -> 竺士杰):
         # the answer's article must name them, as a Chinese question's person.

@@ -252,6 +252,7 @@ class Index:
         self.data = path / manifest.data_dir
         self.bm25 = bm25 or BM25Params()
         self._layout: _SentenceLayout | None = None
+        self._last_best: tuple[bytes, np.ndarray] | None = None  # (query vector, its scan)
         self._idf: dict[str, float] = {}
         self._verify()
         try:
@@ -477,9 +478,11 @@ class Index:
 
     def _chunk_vectors(self, rows: Sequence[int]) -> np.ndarray:
         out = np.zeros((len(rows), self.manifest.dim), np.float32)
-        for i, row in enumerate(rows):
-            s, local = self._locate(int(row))
-            out[i] = self.segments[s].vectors.reconstruct(local)
+        where = [self._locate(int(row)) for row in rows]
+        for s in {s for s, _ in where}:  # one batch per segment
+            at = [i for i, (t, _) in enumerate(where) if t == s]
+            local = np.asarray([where[i][1] for i in at], dtype=np.int64)
+            out[at] = self.segments[s].vectors.reconstruct_batch(local)
         return out
 
     def all_vectors(self) -> np.ndarray:
@@ -525,6 +528,9 @@ class Index:
             return np.zeros(0, np.float32), np.zeros(0, np.float32)
         # einsum, not `@`: see _SentenceLayout.best_sentence.
         chunk = np.einsum("ij,j->i", self._chunk_vectors(rows), q)
+        scanned = self._best_sentences(q)
+        if scanned is not None:  # the sentence scan of this query (search_sentences) holds it
+            return chunk, scanned[np.asarray(rows, dtype=np.intp)]
         best = chunk.copy()  # a chunk without stored sentence vectors stands for itself
         for i, row in enumerate(rows):
             members = self._member_vectors(*self._locate(int(row)))
@@ -547,14 +553,28 @@ class Index:
     def n_sentences(self) -> int:
         return sum(len(seg.sentence_keys) for seg in self.segments)
 
+    def _best_sentences(self, q: np.ndarray) -> np.ndarray | None:
+        """Best sentence cosine of every chunk (the exhaustive scan), or None above
+        SENTENCE_SCAN_LIMIT. The last query's scan is kept: retrieval searches sentences,
+        then asks the similarities of its candidates, with one vector."""
+        if not self._n or self.n_sentences > SENTENCE_SCAN_LIMIT:
+            return None
+        key = q.tobytes()
+        last = self._last_best
+        if last is not None and last[0] == key:
+            return last[1]
+        if self._layout is None:
+            self._layout = _SentenceLayout.build(self)
+        best = self._layout.best_sentence(q)
+        self._last_best = (key, best)
+        return best
+
     def search_sentences(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         """Exact: every sentence is compared, while there are at most SENTENCE_SCAN_LIMIT
         (a few milliseconds); above it, [] (retrieval then scores candidates only)."""
-        if not self._n or self.n_sentences > SENTENCE_SCAN_LIMIT:
+        best = self._best_sentences(np.asarray(vector, np.float32))
+        if best is None:
             return []
-        if self._layout is None:
-            self._layout = _SentenceLayout.build(self)
-        best = self._layout.best_sentence(np.asarray(vector, np.float32))
         k = min(k, len(best))
         top = np.argpartition(-best, k - 1)[:k] if k < len(best) else np.arange(len(best))
         order = top[np.lexsort((top, -best[top]))]

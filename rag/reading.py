@@ -441,10 +441,15 @@ def _other_scope(span: str, scope: str) -> bool:
     return stated is not None and stated != scope and frozenset((stated, scope)) not in same
 
 
+# The same sentences and passages are checked again and again while one question is read
+# (every candidate, every part, the untyped order): their folded forms are kept.
+_folded = lru_cache(maxsize=4096)(fold)
+
+
 def satisfies(q: Question, sentence: Sentence) -> bool:
     """The sentence (within its passage) is about what the question constrains."""
-    text = fold(sentence.text)
-    context = fold(sentence.context or sentence.text)
+    text = _folded(sentence.text)
+    context = _folded(sentence.context or sentence.text)
     if q.years and not _year_ok(q.years, text, context, _published(sentence.meta)):
         return False
     if _of_province(q) and _LOCAL_SCOPE.search(text) and not _PROVINCE_SCOPE.search(text):

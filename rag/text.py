@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator
-from functools import cache
+from functools import cache, lru_cache
 from typing import Literal
 
 Lang = Literal["zh", "en"]
@@ -181,6 +181,11 @@ def tokenize(text: str) -> list[str]:
     The text is width-folded and lower-cased first so '２０２３' matches '2023' and
     'ＧＤＰ' matches 'gdp'. Punctuation and a small stop-word list are dropped.
     """
+    return list(_tokens(text))
+
+
+@lru_cache(maxsize=1024)  # a question is tokenized by keyword search and sentence scoring
+def _tokens(text: str) -> tuple[str, ...]:
     folded = fold(text)
     tokens: list[str] = []
     for tok in _jieba().lcut_for_search(folded):
@@ -188,4 +193,4 @@ def tokenize(text: str) -> list[str]:
         if not tok or _PUNCT_TOKEN.match(tok) or tok in _STOPWORDS:
             continue
         tokens.append(tok)
-    return tokens
+    return tuple(tokens)
