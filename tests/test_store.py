@@ -159,6 +159,29 @@ def test_large_segments_search_an_inverted_file_that_skips_superseded_rows(
     assert not stale & {chunk_id(updated.chunk(r)) for r, _ in updated.search(vector, 20)}
 
 
+def test_similarities_from_the_sentence_scan_match_those_of_each_chunk(
+    archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Three segments, one file superseded: global rows skip the dead ones.
+    path = tmp_path / "segmented"
+    _write(path, _files(archive, [1, 2]))
+    _add(path, _files(archive, [3]))
+    index = _add(path, _files(archive, [2], n_chunks=12))
+    rows = list(range(len(index)))[::-1]  # any order, every row
+    for row in (0, 30, len(index) - 1):
+        vector = index.sentences_of(row)[1].vector
+        assert vector is not None
+        index.search_sentences(vector, 5)  # the scan similarities reuse
+        chunk, best = index.similarities(vector, rows)
+        monkeypatch.setattr(index_module, "SENTENCE_SCAN_LIMIT", 0)  # each chunk's sentences
+        chunk_each, best_each = index.similarities(vector, rows)
+        monkeypatch.undo()
+        np.testing.assert_allclose(chunk, chunk_each, atol=1e-6)
+        np.testing.assert_allclose(best, best_each, atol=1e-6)
+        assert best[rows.index(row)] == pytest.approx(1.0, abs=1e-4)  # its own sentence
+        assert not np.allclose(best, chunk)  # sentence cosines, not the chunks' again
+
+
 def test_without_a_sentence_scan_the_candidates_sentences_are_scored(
     archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
