@@ -29,7 +29,7 @@ from rag import attribute, english, translate
 from rag.evidence import Scored, Sentence
 from rag.ingest import bylines
 from rag.question import Question, editions, names_people
-from rag.spans import Span, typed_spans
+from rag.spans import UNITS, Span, typed_spans
 from rag.text import ADMIN_LEVEL, detect_lang, fold, match_key, person_names, tokenize
 from rag.types import ArticleMeta
 
@@ -150,7 +150,11 @@ def _read_one(
         if not satisfies(part, s.sentence):
             continue
         sentence = s.sentence
-        spans = [sp for sp in candidate_spans(part, sentence) if not _given(sp, part)]
+        spans = [
+            sp
+            for sp in candidate_spans(part, sentence)
+            if not _given(sp, part) and _counts_thing(part, sp)
+        ]
         if part.attribute:
             around = neighbours(sentence, scored)
             spans = [
@@ -612,6 +616,28 @@ def _published(meta: ArticleMeta) -> int | None:
     """The year the article was published, where its issue line or date states one."""
     m = _YEAR.search(f"{meta.issue or ''} {meta.date or ''}")
     return int(m.group(1)) if m else None
+
+
+# Measure words that count anything (个, 项目 154项, 问题 17件): they never tell what is counted.
+_GENERIC_MEASURES = frozenset("个项种类件批次份")
+_MEASURE = re.compile(rf"({UNITS})(?:以上|左右|余)?$")
+
+
+def _counts_thing(q: Question, span: Span) -> bool:
+    """'How many parcels does each vehicle deliver?': a figure counted with a measure word
+    that the dictionary counts other things with (5辆: vehicles; 122家: businesses, not
+    beds) does not answer. Unknown or generic measure words and people pass."""
+    if q.lang != "en" or q.type != "number" or not q.thing:
+        return True
+    m = _MEASURE.search(fold(span.text))
+    word = m.group(1) if m else ""
+    if not word or word in _GENERIC_MEASURES or not translate.is_classifier(word):
+        return True
+    forms = q.thing.split("|")
+    if word in forms or any(names_people(f) for f in forms):
+        return True
+    counted = {c for f in forms for c in translate.classifiers(f)}
+    return not counted or word in counted
 
 
 def _given(span: Span, q: Question) -> bool:

@@ -176,7 +176,8 @@ _WHICH_THING = re.compile(
     r"^\s*(?:which|what)\s+((?:[a-z-]+\s+)?[a-z-]+)\s+(?:is|was|are|were)\s+(?:the|a|an)\b", re.I
 )
 _HOW_MANY_THING = re.compile(
-    r"^\s*how\s+many\s+((?:[a-z-]+\s+)?[a-z-]+)\s+(?:do|does|did|are|were|is|was|has|have|had)\b",
+    r"^\s*how\s+many\s+((?:[a-z-]+\s+)?[a-z-]+)\s+(?:(?:a|per|each|every)\s+(?:day|week|month|year)\s+)?"
+    r"(?:do|does|did|are|were|is|was|has|have|had|will|can|could|would)\b",
     re.I,
 )
 
@@ -225,6 +226,40 @@ def place_level(chinese: str) -> str | None:
     its suffix, as the dictionary knows it: 成都 is a 市."""
     with _lock:
         return _place_levels().get(chinese)
+
+
+_CL = re.compile(r"^\s*CL:(.+)$")
+
+
+@cache
+def _classifier_table() -> dict[str, frozenset[str]]:
+    """Chinese word -> the measure words CC-CEDICT counts it with ('车' -> {辆}, '船' ->
+    {条, 艘, 只}); the entries' "CL:輛|辆[liang4]" glosses, simplified forms."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for entry in _entries():
+        for gloss in entry["definitions"]:
+            m = _CL.match(gloss)
+            if m:
+                for item in m.group(1).split(","):
+                    out[entry["simplified"]].add(item.split("[")[0].split("|")[-1].strip())
+    return {w: frozenset(c) for w, c in out.items()}
+
+
+def classifiers(word: str) -> frozenset[str]:
+    """The measure words the dictionary counts `word` with; empty when it gives none."""
+    with _lock:
+        return _classifier_table().get(word, frozenset())
+
+
+@cache
+def _all_classifiers() -> frozenset[str]:
+    return frozenset(c for cs in _classifier_table().values() for c in cs)
+
+
+def is_classifier(word: str) -> bool:
+    """A measure word the dictionary counts some noun with (辆, 家, 艘; not 人 or 吨)."""
+    with _lock:
+        return word in _all_classifiers()
 
 
 def english_name(chinese: str) -> str | None:

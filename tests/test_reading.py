@@ -1001,3 +1001,24 @@ def test_a_later_count_that_names_nothing_counts_what_the_first_part_counts() ->
         "How many enterprises have the city's leaders visited, and how many have the county's?"
     )
     assert [p.unit for p in q.parts] == ["家", "家"]
+
+
+def test_an_english_count_is_of_the_thing_asked_by_its_measure_word() -> None:
+    from rag import translate
+    from rag.ask import english_constraints
+
+    assert "包裹" in translate.asked_thing("How many parcels a day does each vehicle deliver?")
+    assert translate.classifiers("车") == {"辆"} and translate.is_classifier("艘")
+    vocabulary = {"南湖", "包裹", "床位", "民宿", "宁波"}
+
+    def read_en(question: str, *texts: str) -> str | None:
+        q = english_constraints(analyse(question), vocabulary)
+        got = read(q, scored(*texts), ReadingParams(), lambda _: True)
+        return got.picks[0].span.text if got.answered and got.picks[0].span else None
+
+    vehicles = "当天下午,5辆无人配送车在南湖区试点投用,每天配送包裹。"
+    assert read_en("How many parcels a day does each vehicle in Nanhu deliver?", vehicles) is None
+    assert read_en("How many vehicles were put into use in Nanhu?", vehicles) == "5辆"
+    # 家 counts businesses, not beds; a generic measure word (个) may count anything.
+    homestays = "宁波全市登记在册的民宿超过1700家,床位数量35万余个。"
+    assert read_en("How many beds do Ningbo's homestays have?", homestays) == "35万余个"
