@@ -824,6 +824,8 @@ def read_meta(
         value = getattr(s.meta, q.meta)
         if not value or not _names_entities(q, s):
             continue  # 'Who wrote Romeo and Juliet?': no article names 罗密欧
+        if q.thing and not any(w in fold(s.context or s.text) for w in q.thing.split("|")):
+            continue  # 'Who wrote the novel Pride and Prejudice?': a passage of no novel
         found = _locate(documents(s.source), value)
         if found is None:
             continue

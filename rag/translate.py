@@ -181,15 +181,28 @@ _HOW_MANY_THING = re.compile(
     re.I,
 )
 
+# 'Who wrote the novel Pride and Prejudice?': a work named with its kind. An article that
+# only uses the phrase (放弃傲慢与偏见) speaks of no novel.
+_KIND_OF_WORK = re.compile(
+    r"(?i:\bthe)\s+(?i:(novel|book|film|movie|song|poem|play|opera|painting|album|symphony"
+    r"|documentary))\s+[\"“'‘]?[A-Z]"
+)
+
 
 def asked_thing(question: str) -> frozenset[str]:
     """The Chinese words of the thing an English "What is the X of Y?", "Which X is
     the…" or "How many X do…" asks about ('the capital of Australia' -> {首都, 资本, …},
-    'the boiling point of water' -> {沸点, …}, 'how many bones' -> {骨骼, …}): a passage
+    'the boiling point of water' -> {沸点, …}, 'how many bones' -> {骨骼, …}, 'the novel
+    Pride and Prejudice' -> {小说, …}): a passage
     that states none of them does not answer. Empty when X only names the kind of answer
     ('the name of…') or a level, or the dictionary does not gloss it."""
     counted = _HOW_MANY_THING.match(question)
-    m = _ASKED_THING.match(question) or _WHICH_THING.match(question) or counted
+    m = (
+        _ASKED_THING.match(question)
+        or _WHICH_THING.match(question)
+        or counted
+        or _KIND_OF_WORK.search(question)
+    )
     if not m:
         return frozenset()
     words = [_stem(w) for w in _WORD.findall(m.group(1).lower()) if w not in _STOP]

@@ -861,6 +861,9 @@ def test_asked_thing_is_the_noun_a_what_is_the_x_of_question_asks_about() -> Non
     assert "沸点" in translate.asked_thing("What is the boiling point of water?")  # a pair
     assert "河流" in translate.asked_thing("which river is the longest in africa")
     assert "骨骼" in translate.asked_thing("how many bones does an adult human have")
+    # A work named with its kind: the passage must speak of a novel, not use the phrase.
+    assert "小说" in translate.asked_thing("Who wrote the novel Pride and Prejudice?")
+    assert translate.asked_thing("Who wrote the article about the novel?") == set()
     # A verb after 'was' is no thing asked about ('Which special campaign was launched').
     assert translate.asked_thing("Which special campaign was launched that day?") == set()
     # Heads naming only the kind of answer, or a level, constrain nothing.
