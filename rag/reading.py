@@ -164,6 +164,8 @@ def _read_one(
                     part.attribute, sentence.text, sentence.tags, sp.start, sp.end, around
                 )
             ]  # fmt: skip
+        if not _quotes_stated(part, sentence, scored):
+            continue  # '获评“全国档案系统先进集体”是在哪一年': not a year of another deed
         if part.measure_words and not _states_measures(part, sentence.text):
             continue  # 'What was Sanmen's GDP?': a sentence of its investment does not say
         if part.years:
@@ -205,6 +207,25 @@ def _read_one(
                 Pick(s, span, english.render(span.text, span.type) if whole.lang == "en" else None),
             )
     return best[1] if best else None
+
+
+_QUOTE_IN_QUESTION = re.compile(r"“([^”]{2,30})”|《([^》]{2,30})》|\"([^\"]{2,30})\"")
+
+
+def _quotes_stated(q: Question, sentence: Sentence, scored: Sequence[Scored]) -> bool:
+    """A name the question quotes (“全国档案系统先进集体”) is what its figure, date or
+    place is about: the sentence or the one next to it states it. A title question asks
+    for such a name, so it is not held to it."""
+    if q.lang != "zh" or q.type == "title":
+        return True
+    quoted = [next(g for g in m.groups() if g) for m in _QUOTE_IN_QUESTION.finditer(q.text)]
+    if not quoted:
+        return True
+    near = _WORDS_ONLY.sub("", match_key(neighbours(sentence, scored)))
+    return all(_WORDS_ONLY.sub("", match_key(name)) in near for name in quoted)
+
+
+_WORDS_ONLY = re.compile(r"\W+")  # “一套班子、两块牌子” is quoted as “一套班子,两块牌子”
 
 
 def _states_measures(q: Question, text: str) -> bool:

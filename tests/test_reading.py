@@ -1025,3 +1025,14 @@ def test_an_english_count_is_of_the_thing_asked_by_its_measure_word() -> None:
     # 家 counts businesses, not beds; a generic measure word (个) may count anything.
     homestays = "宁波全市登记在册的民宿超过1700家,床位数量35万余个。"
     assert read_en("How many beds do Ningbo's homestays have?", homestays) == "35万余个"
+
+
+def test_a_name_the_question_quotes_is_stated_next_to_the_answer() -> None:
+    q = "衢州市档案馆上一次获评“全国档案系统先进集体”是在哪一年？"
+    other = "2022年,衢州市档案馆接收了一家民营企业的档案。"
+    assert answer(q, other) is None
+    honour = "2021年,衢州市档案馆获评“全国档案系统先进集体”。"
+    assert answer(q, other, honour) == "2021年"
+    # Punctuation inside the quote may differ (、 for ,); a title question is not held to it.
+    school = "浙江工匠学院与省总工会干部学校实行“一套班子,两块牌子”。"
+    assert answer("浙江工匠学院与哪个单位是“一套班子、两块牌子”？", school) == "省总工会干部学校"
