@@ -563,9 +563,15 @@ def _where(q: Question, sentence: Sentence, context: str) -> str:
     dateline or the lead names the city once (本报湖州9月4日电), and the passage says 全市.
     An English question's places are dictionary renderings of its words, looser: they
     must be in the passage or the title (article-wide, dev refusal recall fell 50 -> 43)."""
-    if q.lang == "zh" and sentence.article is not None:
+    if sentence.article is None:
+        return match_key(context + sentence.title)
+    if q.lang == "zh":
         return sentence.article.key
-    return match_key(context + sentence.title)
+    # The article's lead as well: its dateline and first lines name the place once.
+    return match_key(context + sentence.title) + sentence.article.key[:_LEAD]
+
+
+_LEAD = 200  # characters of an article (title, byline, dateline, first lines)
 
 
 def _place_stated(place: str, text: str) -> bool:

@@ -1036,3 +1036,19 @@ def test_a_name_the_question_quotes_is_stated_next_to_the_answer() -> None:
     # Punctuation inside the quote may differ (、 for ,); a title question is not held to it.
     school = "浙江工匠学院与省总工会干部学校实行“一套班子,两块牌子”。"
     assert answer("浙江工匠学院与哪个单位是“一套班子、两块牌子”？", school) == "省总工会干部学校"
+
+
+def test_an_english_question_s_place_may_be_named_by_the_article_s_lead() -> None:
+    from dataclasses import replace
+
+    from rag.ask import english_constraints
+    from rag.evidence import ArticleText
+
+    q = english_constraints(analyse("How far can the vehicles in Nanhu go on one charge?"),
+                            {"南湖", "车辆"})  # fmt: skip
+    text = "车辆充一次电可以跑200公里。"
+    lead = "无人配送车亮相街头\n本报嘉兴1月31日电 南湖区大桥镇的非机动车道上。"
+    in_lead = replace(sentence(text), article=ArticleText(lambda: lead + "……" + text))
+    far = replace(sentence(text), article=ArticleText(lambda: lead[:10] + "…" * 300 + "南湖" + text))
+    assert satisfies(q, in_lead)
+    assert not satisfies(q, far)  # a place named deep in a long article is not its place
