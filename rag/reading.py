@@ -680,7 +680,22 @@ def _given(span: Span, q: Question) -> bool:
         )
     if span.type == "date":
         return any(y in span.text for y in q.years) and not re.search(r"月", span.text)
+    if span.type in ("org", "title"):
+        # 'the Zhejiang Craftsman College … with which institution?': 浙江工匠学院 is
+        # 浙江 + 工匠 + 学院, the question's own words.
+        return _spelt_with(key, {match_key(w) for w in q.keywords if len(w) >= 2})
     return False
+
+
+def _spelt_with(key: str, words: set[str]) -> bool:
+    """`key` is a run of `words`, end to end."""
+    reach = [True] + [False] * len(key)
+    for i in range(len(key)):
+        if reach[i]:
+            for w in words:
+                if key.startswith(w, i):
+                    reach[i + len(w)] = True
+    return bool(key) and reach[-1]
 
 
 def _near_role(text: str, span: Span, roles: Sequence[str]) -> bool:

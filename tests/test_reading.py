@@ -1052,3 +1052,15 @@ def test_an_english_question_s_place_may_be_named_by_the_article_s_lead() -> Non
     far = replace(sentence(text), article=ArticleText(lambda: lead[:10] + "…" * 300 + "南湖" + text))
     assert satisfies(q, in_lead)
     assert not satisfies(q, far)  # a place named deep in a long article is not its place
+
+
+def test_an_english_question_s_own_organisation_is_not_its_answer() -> None:
+    from rag.ask import english_constraints
+
+    q = english_constraints(
+        analyse("Which company signed the agreement with the Ningbo Port Group?"),
+        {"宁波", "港口", "集团", "公司", "协议"},
+    )
+    deal = "宁波港口集团与舟山航运有限公司签署协议。"
+    got = read(q, scored(deal), ReadingParams(), lambda _: True)
+    assert got.answered and got.picks[0].short == "舟山航运有限公司"
