@@ -326,13 +326,27 @@ def untyped_order(q: Question, scored: Sequence[Scored], params: ReadingParams) 
     quoted = [t for t in quoted if detect_lang(t) == "zh"]
     top = scored[0].score
     head = [s for s in scored if s.score >= top - params.untyped_window]
-    rest = list(scored[len(head) :])
+    # 'X为何邀请龙港参加?答案就是:城市标准化建设': an article asking the why or how itself
+    # answers it in the next sentence, which competes with the question's score.
+    answers_asked = {
+        id(x): s.score
+        for s in head
+        if cue is not None and is_question(s.sentence.text)
+        for x in scored
+        if x.sentence.source == s.sentence.source
+        and 0 <= x.sentence.start - s.sentence.end <= _GAP
+        and not is_question(x.sentence.text)
+    }
+    head += [x for x in scored if id(x) in answers_asked and x not in head]
+    rest = [x for x in scored if x not in head]
 
     def value(s: Scored) -> float:
         text = fold(s.sentence.text)
-        v = s.score
-        if cue is not None and cue.search(text):
-            v += params.cue_weight
+        v = max(s.score, answers_asked.get(id(s), s.score))
+        if id(s) in answers_asked or (
+            cue is not None and cue.search(text) and not is_question(s.sentence.text)
+        ):
+            v += params.cue_weight  # a question asks for a reason, it gives none
         if quoted and all(t in text for t in quoted):
             v += params.quote_weight
         return v

@@ -3,6 +3,8 @@ renderings, constraint checks and the claim check of LLM mode. Real LAC tagger, 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from rag import english, question, tagger
@@ -603,10 +605,13 @@ def test_a_chinese_question_s_place_may_be_named_anywhere_in_the_article() -> No
     # The dateline names the city once; the passage says 全市.
     assert satisfies(analyse("湖州的工业增加值是多少？"), s)
     assert not satisfies(analyse("嘉兴的工业增加值是多少？"), s)
-    # An English question's place is a dictionary rendering: the passage or title must name it.
+    # An English question's place is a dictionary rendering: the passage, the title or the
+    # article's lead (its dateline) must name it, not any line of a long article.
     en = replace(analyse("What was the industrial added value of Huzhou?"), places=("湖州",))
-    assert not satisfies(en, s)
-    assert satisfies(en, replace(s, title="湖州工业"))
+    assert satisfies(en, s)
+    deep = ArticleText(lambda: "本报9月4日电 记者 张三\n" + "…" * 300 + "湖州" + text)
+    assert not satisfies(en, replace(s, article=deep))
+    assert satisfies(en, replace(s, article=deep, title="湖州工业"))
 
 
 def test_the_measure_word_asked_for_picks_the_figure() -> None:
@@ -1049,7 +1054,9 @@ def test_an_english_question_s_place_may_be_named_by_the_article_s_lead() -> Non
     text = "车辆充一次电可以跑200公里。"
     lead = "无人配送车亮相街头\n本报嘉兴1月31日电 南湖区大桥镇的非机动车道上。"
     in_lead = replace(sentence(text), article=ArticleText(lambda: lead + "……" + text))
-    far = replace(sentence(text), article=ArticleText(lambda: lead[:10] + "…" * 300 + "南湖" + text))
+    far = replace(
+        sentence(text), article=ArticleText(lambda: lead[:10] + "…" * 300 + "南湖" + text)
+    )
     assert satisfies(q, in_lead)
     assert not satisfies(q, far)  # a place named deep in a long article is not its place
 
@@ -1064,3 +1071,23 @@ def test_an_english_question_s_own_organisation_is_not_its_answer() -> None:
     deal = "宁波港口集团与舟山航运有限公司签署协议。"
     got = read(q, scored(deal), ReadingParams(), lambda _: True)
     assert got.answered and got.picks[0].short == "舟山航运有限公司"
+
+
+def test_an_article_s_own_question_is_answered_by_its_next_sentence() -> None:
+    texts = [
+        ("中国质量大会为何邀请龙港参加?", 1.10),
+        ("本报讯 9月1日至2日,第五届中国质量大会在四川成都举行。", 1.02),
+        ("答案就是:城市标准化建设。", 0.60),
+    ]
+    at, pool = {"中国质量大会为何邀请龙港参加?": 100, "答案就是:城市标准化建设。": 115}, []
+    for text, score in texts:
+        start = at.get(text, 0)
+        s = Sentence("a.txt", "标题", start, start + len(text), text, "p", 0, context=text)
+        pool.append(Scored(s, score, score, 0.5))
+    pool.sort(key=lambda x: -x.score)
+    order = untyped_order(analyse("中国质量大会为什么会邀请龙港参会？"), pool, ReadingParams())
+    assert order[0].sentence.text == "答案就是:城市标准化建设。"
+    # Not next to it: no answer of the question.
+    pool[-1] = Scored(replace(pool[-1].sentence, start=300, end=312), 0.60, 0.60, 0.5)
+    order = untyped_order(analyse("中国质量大会为什么会邀请龙港参会？"), pool, ReadingParams())
+    assert order[-1].sentence.start == 300
