@@ -32,7 +32,7 @@ _UNIT_EN = {
 }  # fmt: skip
 _PLACE_SUFFIX = (
     ("自治州", "Autonomous Prefecture"), ("开发区", "Development Zone"), ("高新区", "High-tech Zone"),
-    ("新区", "New Area"), ("街道", "Subdistrict"), ("社区", "Community"), ("省", "Province"), ("市", "City"),
+    ("新区", "New Area"), ("街道", "Subdistrict"), ("社区", "Community"), ("省", "Province"), ("市", ""),
     ("县", "County"), ("区", "District"), ("镇", "Town"), ("乡", "Township"), ("村", "Village"),
 )  # fmt: skip
 _PREFIX = {"约": "about ", "近": "nearly ", "超": "over ", "逾": "over ", "达": "", "共": ""}
@@ -142,6 +142,24 @@ def _amount(text: str) -> str | None:
     return f"{out} {unit_en}".strip()
 
 
+def without_scope(rendering: str, question: str) -> str:
+    """A rank's scope left out when the question states it: 'How does Zhejiang rank
+    nationally?' is answered '3rd', not '3rd nationwide'."""
+    for scope, cue in _SCOPE_CUES:
+        if rendering.endswith(" " + scope) and cue.search(question):
+            return rendering[: -len(scope) - 1]
+    return rendering
+
+
+_SCOPE_CUES = (
+    ("nationwide", re.compile(r"\b(?:nation(?:al(?:ly)?|wide)?|country|china)\b", re.I)),
+    ("in China", re.compile(r"\b(?:nation(?:al(?:ly)?|wide)?|country|china)\b", re.I)),
+    ("in the province", re.compile(r"\b(?:provinc\w*|zhejiang)\b", re.I)),
+    ("worldwide", re.compile(r"\b(?:world\w*|global\w*|international\w*)\b", re.I)),
+    ("in the world", re.compile(r"\b(?:world\w*|global\w*|international\w*)\b", re.I)),
+)
+
+
 def _rank(text: str) -> str | None:
     scope = next((en for zh, en in _SCOPE.items() if text.startswith(zh)), "")
     m = re.search(rf"(第|前){_NUM}", text)
@@ -212,7 +230,7 @@ def romanise_place(text: str) -> str | None:
         return None
     for zh, en in _PLACE_SUFFIX:
         if text.endswith(zh) and len(text) > len(zh):
-            return f"{_spelt(text[: -len(zh)])} {en}"
+            return f"{_spelt(text[: -len(zh)])} {en}".strip()  # 宁波市: Ningbo, as English has it
     from rag.translate import english_name
 
     # Foreign places are not spelt in pinyin: 卡塔尔 is Qatar, not Kataer.

@@ -204,7 +204,7 @@ def _read_one(
         if best is None or value > best[0]:
             best = (
                 value,
-                Pick(s, span, english.render(span.text, span.type) if whole.lang == "en" else None),
+                Pick(s, span, _english(span, whole) if whole.lang == "en" else None),
             )
     return best[1] if best else None
 
@@ -226,6 +226,13 @@ def _quotes_stated(q: Question, sentence: Sentence, scored: Sequence[Scored]) ->
 
 
 _WORDS_ONLY = re.compile(r"\W+")  # “一套班子、两块牌子” is quoted as “一套班子,两块牌子”
+
+
+def _english(span: Span, q: Question) -> str | None:
+    rendering = english.render(span.text, span.type)
+    return (
+        english.without_scope(rendering, q.text) if rendering and span.type == "rank" else rendering
+    )
 
 
 def _states_measures(q: Question, text: str) -> bool:

@@ -119,10 +119,18 @@ def test_typed_spans_are_verbatim_and_typed() -> None:
         ("326亿千瓦时", "number", "32.6 billion kWh"),
         ("雍平社区", "place", "Yongping Community"),  # 社区, not a 区 (district)
         ("今年2月6日", "date", "February 6 this year"),
+        ("宁波市", "place", "Ningbo"),  # a city as English names it, no 'City'
     ],
 )
 def test_english_renderings(span: str, type_: str, english_text: str) -> None:
     assert english.render(span, type_) == english_text
+
+
+def test_an_english_rank_leaves_out_the_scope_the_question_states() -> None:
+    assert english.without_scope("3rd nationwide", "How does Zhejiang rank nationally?") == "3rd"
+    assert english.without_scope("4th in the province", "its rank in Zhejiang?") == "4th"
+    # Not stated: the scope is part of the answer.
+    assert english.without_scope("3rd nationwide", "What rank did it take?") == "3rd nationwide"
 
 
 def sentence(text: str, context: str = "") -> Sentence:
