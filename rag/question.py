@@ -192,10 +192,18 @@ _EN_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
 )
 
+# Words naming the publication itself (本期, 这本杂志, 《今日浙江》, this issue).
+_PUBLICATION_ZH = r"杂志|期刊|刊物|本刊|本期|这期|这一期|该期|今日浙江|报社|编辑部"
+_PUBLICATION_EN = (
+    r"\bmagazine\b|\bjournal\b|\bissue\b|\bpublication\b|zhejiang today|jinri zhejiang"
+)
 # Words that say which detail of the publication a question asks about.
 _ZH_META = (
     ("issue", re.compile(r"第几期|哪一?期|总第几|期号")),
     ("editor", re.compile(r"责任编辑|(?<![总主])编辑(?:是谁|有谁|有哪|叫什么|是哪)")),
+    # The masthead's other staff: of the publication, not a 合作社's 社长.
+    ("editor", re.compile(r"封面.{0,6}设计|设计.{0,4}封面|版面设计|美术编辑|美编")),
+    ("editor", re.compile(rf"(?:{_PUBLICATION_ZH}).{{0,12}}(?:副?社长|副?总编辑?|主编)")),
     (
         "photo",
         re.compile(
@@ -220,6 +228,20 @@ _ZH_META = (
 )
 _EN_META = (
     ("editor", re.compile(r"\b(?:responsible |duty )?editors?\b(?!-in-chief| in chief)", re.I)),
+    (
+        "editor",
+        re.compile(
+            r"\b(?:designed|design(?:er)?s?)\b.*\b(?:cover|layout)\b|\b(?:cover|layout) design",
+            re.I,
+        ),
+    ),
+    (
+        "editor",
+        re.compile(
+            rf"\b(?:publisher|president|editor[- ]in[- ]chief|chief editor)\b.*(?:{_PUBLICATION_EN})",
+            re.I,
+        ),
+    ),
     (
         "photo",
         re.compile(

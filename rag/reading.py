@@ -899,9 +899,24 @@ def read_meta(
     return None
 
 
-_EDITOR_LINE = re.compile(
-    r"^[ \t\u3000]*(?:责任编辑|责编|编辑(?=[ \t\u3000:：]))[ \t\u3000:：]*(\S[^\n]{0,40})$", re.M
+# The masthead's credit lines ('社长 郑文纲', '封面设计: 赵磊'): the label the question asks
+# for, by its words; the 责任编辑 line when it names no other.
+_MASTHEAD_LABELS = (
+    (re.compile(r"封面|\bcover\b", re.I), "封面设计"),
+    (re.compile(r"版面|排版|\blayout\b", re.I), "版面设计"),
+    (re.compile(r"副社长|deputy publisher|vice[- ]president", re.I), "副社长"),
+    (re.compile(r"社长|\bpublisher\b|\bpresident\b", re.I), "社长"),
+    (re.compile(r"副总编|deputy (?:editor[- ]in[- ]chief|chief editor)", re.I), "副总编辑?"),
+    (re.compile(r"总编|主编|editor[- ]in[- ]chief|chief editor", re.I), "总编辑?|主编"),
+    (re.compile(r"美术编辑|美编|art editor", re.I), "美术编辑|美编"),
 )
+_EDITOR_LABEL = "责任编辑|责编|编辑(?=[ \t\u3000:：])"
+
+
+def _credit_line(label: str) -> re.Pattern[str]:
+    return re.compile(rf"^[ \t\u3000]*(?:{label})[ \t\u3000:：]*(\S[^\n]{{0,40}})$", re.M)
+
+
 # A caption's credit: 「…现场 秀洲区王江泾镇人民政府供图」, 「…(越城区农业农村和水利局提供)」,
 # 「温州永嘉楠溪江 徐永义 摄」.
 _CAPTION = re.compile(
@@ -915,13 +930,16 @@ _CAPTION = re.compile(
 def _read_credit(
     q: Question, sentences: Sequence[Sentence], documents: Callable[[str], str]
 ) -> MetaFact | None:
-    """The editors of the issue, or who provided the photo the question describes: from
-    the 责任编辑 line, or the credit of the caption sharing most words with the question,
-    in the files the retrieved sentences come from."""
+    """The editors or other staff of the issue, or who provided the photo the question
+    describes: from the masthead's credit line of the role asked (责任编辑, 社长, 封面设计),
+    or the credit of the caption sharing most words with the question, in the files the
+    retrieved sentences come from."""
     sources = list(dict.fromkeys(s.source for s in sentences))
     if q.meta == "editor":
+        label = next((lb for cue, lb in _MASTHEAD_LABELS if cue.search(q.text)), _EDITOR_LABEL)
+        line = _credit_line(label)
         for source in sources:
-            m = _EDITOR_LINE.search(documents(source))
+            m = line.search(documents(source))
             if m:
                 editors = " ".join(m.group(1).split())
                 line_start = m.start() + len(m.group()) - len(m.group().lstrip())

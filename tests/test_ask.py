@@ -145,6 +145,23 @@ def test_editors_and_photo_credits_are_answered_from_their_lines(assistant: Assi
     check_citations(credit, assistant.index)
 
 
+def test_the_masthead_staff_asked_for_are_answered_from_their_lines(
+    assistant: Assistant,
+) -> None:
+    for question, short, line in (
+        ("这一期《今日浙江》的封面是谁设计的？", "赵磊", "封面设计: 赵磊"),
+        ("《今日浙江》的社长是谁？", "郑文纲", "社长 郑文纲"),
+        ("这期杂志的副社长是谁？", "杨周顺", "副社长 杨周顺"),
+        ("Who is the editor-in-chief of Zhejiang Today?", "Ma Yueming", "总编 马跃明"),
+    ):
+        answer = assistant.ask(question)
+        assert answer.answered and answer.short == short, question
+        assert answer.citations[0].quote == line
+        check_citations(answer, assistant.index)
+    # A cooperative's 社长 is nobody of the magazine's masthead.
+    assert assistant.ask("茂县合作社的社长是谁？").short != "郑文纲"
+
+
 def test_public_types_have_the_documented_fields() -> None:
     assert [f.name for f in fields(Answer)] == [
         "text", "mode", "answered", "notice", "citations", "passages", "short"
