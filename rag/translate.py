@@ -65,6 +65,19 @@ def _reverse() -> dict[str, frozenset[str]]:
 
 
 @cache
+def _headed() -> dict[str, frozenset[str]]:
+    """English word -> Chinese words glossed by a two-word phrase it begins
+    ('manufacturing' -> 制造业 of "manufacturing industry"): for words no gloss of their
+    own translates."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for phrase, chinese in _reverse().items():
+        words = phrase.split()
+        if len(words) == 2:
+            out[words[0]].update(chinese)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+@cache
 def _proper_names() -> dict[str, str]:
     """Chinese word -> the proper name its first CC-CEDICT gloss starts with
     ("卡塔尔" -> "Qatar", "湖州" -> "Huzhou"), for words glossed by a name."""
@@ -285,12 +298,18 @@ _lock = threading.Lock()
 
 
 def english_terms(question: str) -> list[str]:
-    """Content words and adjacent pairs of an English question, stemmed."""
+    """Content words and adjacent pairs of an English question, stemmed; a hyphenated
+    word also as its two words ('high-quality' -> 'high quality', 高质量)."""
+    question = _ISSUE_NUMBER.sub(" ", question)  # 'No. 10' is no 'no' (不是)
     words = [_stem(w) for w in _WORD.findall(question.lower()) if w not in _STOP]
+    halves = [" ".join(_stem(p) for p in w.split("-")) for w in words if w.count("-") == 1]
     pairs = [f"{a} {b}" for a, b in itertools.pairwise(words)]
     # 'added value' is glossed 'value added' (增加值): a pair is tried both ways round.
     swapped = [f"{b} {a}" for a, b in itertools.pairwise(words)]
-    return pairs + swapped + words
+    return halves + pairs + swapped + words
+
+
+_ISSUE_NUMBER = re.compile(r"\bNo\.?\s*(?=\d)", re.I)
 
 
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*\b")
@@ -457,6 +476,8 @@ def to_chinese(question: str, vocabulary: Collection[str]) -> list[str]:
         if term in covered:
             continue
         direct = sorted(w for w in table.get(term, frozenset()) if w in vocabulary)
+        if not direct and " " not in term:  # 'manufacturing': only 'manufacturing industry'
+            direct = sorted(w for w in _headed().get(term, frozenset()) if w in vocabulary)
         hits = (
             direct[:3]
             + [

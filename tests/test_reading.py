@@ -1099,3 +1099,14 @@ def test_an_article_s_own_question_is_answered_by_its_next_sentence() -> None:
     pool[-1] = Scored(replace(pool[-1].sentence, start=300, end=312), 0.60, 0.60, 0.5)
     order = untyped_order(analyse("中国质量大会为什么会邀请龙港参会？"), pool, ReadingParams())
     assert order[-1].sentence.start == 300
+
+
+def test_english_words_only_a_phrase_glosses_and_hyphenated_words_translate() -> None:
+    from rag import translate
+
+    vocabulary = {"制造业", "高质量", "不是", "发展"}
+    q = "How has high-quality manufacturing developed, according to issue No. 10?"
+    keywords = translate.to_chinese(q, vocabulary)
+    # 'manufacturing' is glossed only within "manufacturing industry"; 'high-quality' is
+    # the dictionary's "high quality"; 'No. 10' is no 'no'.
+    assert {"制造业", "高质量"} <= set(keywords) and "不是" not in keywords
