@@ -472,11 +472,14 @@ def to_chinese(question: str, vocabulary: Collection[str]) -> list[str]:
         if level in vocabulary and pattern.search(question)
     )
     covered: set[str] = set()
+    capitalised = {_stem(w.lower()) for w in re.findall(r"\b[A-Z][a-z]+\b", question)}
     for term in english_terms(question):
         if term in covered:
             continue
         direct = sorted(w for w in table.get(term, frozenset()) if w in vocabulary)
-        if not direct and " " not in term:  # 'manufacturing': only 'manufacturing industry'
+        if not direct and " " not in term and term not in capitalised:
+            # 'manufacturing': only 'manufacturing industry' (not a name: 'Zhejiang' heads
+            # "Zhejiang University")
             direct = sorted(w for w in _headed().get(term, frozenset()) if w in vocabulary)
         hits = (
             direct[:3]

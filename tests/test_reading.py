@@ -1110,3 +1110,5 @@ def test_english_words_only_a_phrase_glosses_and_hyphenated_words_translate() ->
     # 'manufacturing' is glossed only within "manufacturing industry"; 'high-quality' is
     # the dictionary's "high quality"; 'No. 10' is no 'no'.
     assert {"制造业", "高质量"} <= set(keywords) and "不是" not in keywords
+    # A name heads phrases too ("Zhejiang University"): it is no word to translate so.
+    assert "浙江大学" not in translate.to_chinese("What did Zhejiang build?", {"浙江大学"})
