@@ -273,6 +273,13 @@ _EN_META = (
     ("dateline", re.compile(r"\bdateline\b|\bfiled from\b", re.I)),
 )
 
+# An English part that names what it counts ('and how many cameras does each carry?'),
+# not one that leaves it to the first part ('and how many have the county's?').
+_NAMES_COUNTED = re.compile(
+    r"\s*(?:and\s+)?how\s+many\s+(?!(?:do|does|did|are|were|is|was|has|have|had|will|can|could"
+    r"|of|in|there)\b)[a-z]",
+    re.I,
+)
 _YEAR_ZH = re.compile(r"(?<!\d)((?:19|20)\d{2})(?:年|-|/)")
 _YEAR_EN = re.compile(r"\b((?:19|20)\d{2})\b")
 # Roles whose holder a question may ask for; a sentence naming another role does not answer.
@@ -350,7 +357,7 @@ _ZH_MEASURE_NOUN = re.compile(
 # ('how many large and medium-sized companies' -> 家), not a noun elsewhere in the question
 # ('HR staff from how many companies' counts companies, not staff).
 _EN_COUNTS = (
-    (re.compile(r"\b(?:people|persons|residents|workers|employees|visitors|tourists|students|staff|talents?|graduates|members|volunteers|farmers|migrants)\b", re.I), "人"),
+    (re.compile(r"\b(?:people|persons|residents|workers|employees|visitors|tourists|students|staff|talents?|graduates|members|volunteers|farmers|migrants)\b", re.I), "人|名|位"),
     (re.compile(r"\b(?:compan(?:y|ies)|enterprises?|firms?|businesses|entities)\b", re.I), "家"),
     (re.compile(r"\b(?:households|families)\b", re.I), "户"),
     (re.compile(r"\bteams\b", re.I), "支|个"),
@@ -558,6 +565,7 @@ def _analyse(text: str, tokens: tuple[tuple[int, int, str], ...] | None = None) 
 
         def counted(q: Question) -> Question:
             unnamed = q.type == first.type == "number" and q.unit in (None, COUNT)
+            unnamed = unnamed and not _NAMES_COUNTED.match(q.text)  # 'how many cameras'
             return replace(q, unit=first.unit) if unnamed and first.unit not in (None, COUNT) else q
 
         sub = (first, *map(counted, sub[1:]))

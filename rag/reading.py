@@ -229,10 +229,11 @@ _WORDS_ONLY = re.compile(r"\W+")  # “一套班子、两块牌子” is quoted 
 
 
 def _english(span: Span, q: Question) -> str | None:
+    """The English short answer of a span: a rank without the scope the question states."""
     rendering = english.render(span.text, span.type)
-    return (
-        english.without_scope(rendering, q.text) if rendering and span.type == "rank" else rendering
-    )
+    if rendering and span.type == "rank":
+        return english.without_scope(rendering, q.text)
+    return rendering
 
 
 def _states_measures(q: Question, text: str) -> bool:

@@ -69,11 +69,22 @@ def _headed() -> dict[str, frozenset[str]]:
     """English word -> Chinese words glossed by a two-word phrase it begins
     ('manufacturing' -> 制造业 of "manufacturing industry"): for words no gloss of their
     own translates."""
+    return _by_word_of_pairs(0)
+
+
+@cache
+def _kinds() -> dict[str, frozenset[str]]:
+    """English noun -> Chinese words glossed by a two-word phrase it ends, kinds of it
+    ('camera' -> 摄像头 of "surveillance camera", 摄像机 of "video camera")."""
+    return _by_word_of_pairs(1)
+
+
+def _by_word_of_pairs(at: int) -> dict[str, frozenset[str]]:
     out: dict[str, set[str]] = defaultdict(set)
     for phrase, chinese in _reverse().items():
         words = phrase.split()
         if len(words) == 2:
-            out[words[0]].update(chinese)
+            out[words[at]].update(chinese)
     return {k: frozenset(v) for k, v in out.items()}
 
 
@@ -229,8 +240,9 @@ def asked_thing(question: str) -> frozenset[str]:
     forms = pair | {w for v in _variants(words[-1]) for w in table.get(v, ())}
     if counted:
         # What is counted is named by the head character of its word as well: 'problems'
-        # (问题) are counted as 技术难题17个.
+        # (问题) are counted as 技术难题17个; and by its kinds: 'cameras' as 摄像头.
         forms |= {w[-1] for w in forms}
+        forms |= {w for v in _variants(words[-1]) for w in _kinds().get(v, ())}
     return frozenset(forms)
 
 

@@ -1112,3 +1112,17 @@ def test_english_words_only_a_phrase_glosses_and_hyphenated_words_translate() ->
     assert {"制造业", "高质量"} <= set(keywords) and "不是" not in keywords
     # A name heads phrases too ("Zhejiang University"): it is no word to translate so.
     assert "浙江大学" not in translate.to_chinese("What did Zhejiang build?", {"浙江大学"})
+
+
+def test_a_later_english_part_that_names_its_count_keeps_it() -> None:
+    from rag import translate
+
+    q = analyse(
+        "How far can the vehicles travel on one charge, and how many cameras does each carry?"
+    )
+    assert q.parts[0].unit == "公里|千米|米"
+    assert q.parts[1].unit != q.parts[0].unit  # cameras are no kilometres
+    # Kinds of the thing counted name it too: a 摄像头 is a "surveillance camera".
+    assert "摄像头" in translate.asked_thing("how many cameras does each carry?")
+    # People come in 人, 名 or 位.
+    assert analyse("How many people did Zhu Shijie train?").unit == "人|名|位"
