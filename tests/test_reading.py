@@ -663,7 +663,7 @@ def test_a_kind_of_zone_the_question_names_is_no_place_constraint() -> None:
     [
         # What 'how many' counts is the head of its phrase, not a noun elsewhere.
         ("HR staff from how many large and medium-sized companies joined the pool?", "家"),
-        ("How many people visited Yunhe in 2023?", "人"),
+        ("How many people visited Yunhe in 2023?", "人|名|位"),
         ("How many tonnes of bonded fuel were supplied at Zhoushan Port?", "吨"),
         # A count of things whose measure word is not known: any count, no money or time.
         ("How many clean village benchmarks has Xinchang County built?", question.COUNT),
