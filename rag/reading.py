@@ -345,8 +345,10 @@ def untyped_order(q: Question, scored: Sequence[Scored], params: ReadingParams) 
         and 0 <= x.sentence.start - s.sentence.end <= _GAP
         and not is_question(x.sentence.text)
     }
-    head += [x for x in scored if id(x) in answers_asked and x not in head]
-    rest = [x for x in scored if x not in head]
+    in_head = {id(x) for x in head}
+    head += [x for x in scored if id(x) in answers_asked and id(x) not in in_head]
+    in_head |= answers_asked.keys()
+    rest = [x for x in scored if id(x) not in in_head]
 
     def value(s: Scored) -> float:
         text = fold(s.sentence.text)

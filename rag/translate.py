@@ -217,9 +217,9 @@ def asked_thing(question: str) -> frozenset[str]:
     """The Chinese words of the thing an English "What is the X of Y?", "Which X is
     the…" or "How many X do…" asks about ('the capital of Australia' -> {首都, 资本, …},
     'the boiling point of water' -> {沸点, …}, 'how many bones' -> {骨骼, …}, 'the novel
-    Pride and Prejudice' -> {小说, …}): a passage
-    that states none of them does not answer. Empty when X only names the kind of answer
-    ('the name of…') or a level, or the dictionary does not gloss it."""
+    Pride and Prejudice' -> {小说, …}): a passage that states none of them does not
+    answer. Empty when X only names the kind of answer ('the name of…') or a level, or the
+    dictionary does not gloss it."""
     counted = _HOW_MANY_THING.match(question)
     m = (
         _ASKED_THING.match(question)
@@ -233,7 +233,7 @@ def asked_thing(question: str) -> frozenset[str]:
     if not words or words[-1] in _GENERIC_THING or words[-1] in _ADMIN_WORDS:
         return frozenset()  # 'the full name of…' asks for a name, whatever it is
     with _lock:
-        table = _reverse()
+        table, kinds = _reverse(), _kinds()
     # The pair's words ('boiling point' -> 沸点) and the head's ('technical problem' ->
     # 技术问题 and 问题): either states the thing.
     pair = table.get(" ".join(words[-2:]), frozenset()) if len(words) > 1 else frozenset()
@@ -242,7 +242,7 @@ def asked_thing(question: str) -> frozenset[str]:
         # What is counted is named by the head character of its word as well: 'problems'
         # (问题) are counted as 技术难题17个; and by its kinds: 'cameras' as 摄像头.
         forms |= {w[-1] for w in forms}
-        forms |= {w for v in _variants(words[-1]) for w in _kinds().get(v, ())}
+        forms |= {w for v in _variants(words[-1]) for w in kinds.get(v, ())}
     return frozenset(forms)
 
 
@@ -476,7 +476,7 @@ _LEVEL_WORDS = (
 def to_chinese(question: str, vocabulary: Collection[str]) -> list[str]:
     """Chinese keywords for an English question, restricted to `vocabulary`."""
     with _lock:
-        table = _reverse()
+        table, headed = _reverse(), _headed()
     found: dict[str, None] = dict.fromkeys(names_in(question, vocabulary))
     found.update(
         (level, None)
@@ -492,7 +492,7 @@ def to_chinese(question: str, vocabulary: Collection[str]) -> list[str]:
         if not direct and " " not in term and term not in capitalised:
             # 'manufacturing': only 'manufacturing industry' (not a name: 'Zhejiang' heads
             # "Zhejiang University")
-            direct = sorted(w for w in _headed().get(term, frozenset()) if w in vocabulary)
+            direct = sorted(w for w in headed.get(term, frozenset()) if w in vocabulary)
         hits = (
             direct[:3]
             + [
