@@ -738,11 +738,22 @@ def states_role(text: str, role: str) -> bool:
 def _nearest(spans: Sequence[Span], q: Question, text: str) -> tuple[Span, int]:
     """The span closest to where the question's words occur in the sentence."""
     folded = fold(text)
-    anchors = [at for word in _anchor_words(q) for at in _positions(fold(word), folded)]
+    found = {fold(word): _positions(fold(word), folded) for word in _anchor_words(q)}
+    anchors = [at for places in found.values() for at in places]
     if not anchors:
         return spans[0], 0
-    scored = [(min(abs(sp.start - a) for a in anchors), i, sp) for i, sp in enumerate(spans)]
-    distance, _, span = min(scored)
+
+    def words_in_clause(sp: Span) -> int:
+        # '宁波全市登记在册的民宿超过1700家,…,浙江省等级民宿122家': the figure whose own
+        # clause holds more of the question's words, before the one a word merely touches.
+        left, right = attribute.clause_of(text, sp.start, sp.end)
+        return sum(any(left <= a < right for a in places) for places in found.values())
+
+    scored = [
+        (-words_in_clause(sp), min(abs(sp.start - a) for a in anchors), i, sp)
+        for i, sp in enumerate(spans)
+    ]
+    _, distance, _, span = min(scored)
     return span, distance
 
 

@@ -1126,3 +1126,8 @@ def test_a_later_english_part_that_names_its_count_keeps_it() -> None:
     assert "摄像头" in translate.asked_thing("how many cameras does each carry?")
     # People come in 人, 名 or 位.
     assert analyse("How many people did Zhu Shijie train?").unit == "人|名|位"
+
+
+def test_of_several_figures_the_one_whose_clause_holds_the_question_s_words_answers() -> None:
+    listing = "宁波全市登记在册的民宿超过1700家,床位数量35万余个,浙江省等级民宿122家。"
+    assert answer("宁波登记在册的民宿有多少家？", listing) == "1700家"
