@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow
 # chunks; 151 of them from blind sets nobody tuned on) with `rag eval --split test` (the same
 # evaluate / retrieval_summary / answer_summary calls as this gate), 2026-12-04: hybrid hit@5
 # 94.6, MRR 89.1, zh hit@5 95.3, en 93.7; extractive key facts 79.5, citation precision 83.7,
-# refusal recall 67.3, false refusals 8.6, short answers exact 56.4. Only the test split is
+# refusal recall 67.3, false refusals 8.6, short answers exact 58.1. Only the test split is
 # evaluated (on all items the gate ran past its timeout on a busy machine), so the floors
 # are set from the test split's figures, about 1.5-2.5 points under them.
 MIN_HYBRID = {"hit@5": 0.93, "mrr@10": 0.87}
@@ -39,7 +39,7 @@ MIN_KEY_FACT_RECALL = 0.775
 MIN_CITATION_PRECISION = 0.815
 MIN_REFUSAL_RECALL = 0.65
 MAX_FALSE_REFUSALS = 0.105
-MIN_SHORT_EXACT = 0.545
+MIN_SHORT_EXACT = 0.56
 SINGLE_METHODS = ("keyword", "dense-chunk", "dense")
 
 
