@@ -151,12 +151,14 @@ def without_scope(rendering: str, question: str) -> str:
     return rendering
 
 
+_NATIONAL = re.compile(r"\b(?:nation(?:al(?:ly)?|wide)?|country|china)\b", re.I)
+_WORLD = re.compile(r"\b(?:world\w*|global\w*|international\w*)\b", re.I)
 _SCOPE_CUES = (
-    ("nationwide", re.compile(r"\b(?:nation(?:al(?:ly)?|wide)?|country|china)\b", re.I)),
-    ("in China", re.compile(r"\b(?:nation(?:al(?:ly)?|wide)?|country|china)\b", re.I)),
+    ("nationwide", _NATIONAL),
+    ("in China", _NATIONAL),
     ("in the province", re.compile(r"\b(?:provinc\w*|zhejiang)\b", re.I)),
-    ("worldwide", re.compile(r"\b(?:world\w*|global\w*|international\w*)\b", re.I)),
-    ("in the world", re.compile(r"\b(?:world\w*|global\w*|international\w*)\b", re.I)),
+    ("worldwide", _WORLD),
+    ("in the world", _WORLD),
 )
 
 

@@ -144,12 +144,15 @@ def _read_one(
     best: tuple[float, Pick] | None = None
     floor = params.floor(whole.lang)
     pool = _for_part(part, whole, scored)[: params.pool]
+    quoted = _quoted_names(part)
     for rank, s in enumerate(pool):
         if s.score < floor - params.bound_relief:
             break
         if not satisfies(part, s.sentence):
             continue
         sentence = s.sentence
+        if quoted and not _states_quoted(quoted, sentence, scored):
+            continue  # '获评“全国档案系统先进集体”是在哪一年': not a year of another deed
         spans = [
             sp
             for sp in candidate_spans(part, sentence)
@@ -164,8 +167,6 @@ def _read_one(
                     part.attribute, sentence.text, sentence.tags, sp.start, sp.end, around
                 )
             ]  # fmt: skip
-        if not _quotes_stated(part, sentence, scored):
-            continue  # '获评“全国档案系统先进集体”是在哪一年': not a year of another deed
         if part.measure_words and not _states_measures(part, sentence.text):
             continue  # 'What was Sanmen's GDP?': a sentence of its investment does not say
         if part.years:
@@ -212,17 +213,18 @@ def _read_one(
 _QUOTE_IN_QUESTION = re.compile(r"“([^”]{2,30})”|《([^》]{2,30})》|\"([^\"]{2,30})\"")
 
 
-def _quotes_stated(q: Question, sentence: Sentence, scored: Sequence[Scored]) -> bool:
-    """A name the question quotes (“全国档案系统先进集体”) is what its figure, date or
-    place is about: the sentence or the one next to it states it. A title question asks
-    for such a name, so it is not held to it."""
+def _quoted_names(q: Question) -> list[str]:
+    """The names a Chinese question quotes (“全国档案系统先进集体”): what its figure, date
+    or place is about, so the answer's sentence or the one next to it must state them. A
+    title question asks for such a name, so it is not held to it."""
     if q.lang != "zh" or q.type == "title":
-        return True
-    quoted = [next(g for g in m.groups() if g) for m in _QUOTE_IN_QUESTION.finditer(q.text)]
-    if not quoted:
-        return True
+        return []
+    return [next(g for g in m.groups() if g) for m in _QUOTE_IN_QUESTION.finditer(q.text)]
+
+
+def _states_quoted(names: Sequence[str], sentence: Sentence, scored: Sequence[Scored]) -> bool:
     near = _WORDS_ONLY.sub("", match_key(neighbours(sentence, scored)))
-    return all(_WORDS_ONLY.sub("", match_key(name)) in near for name in quoted)
+    return all(_WORDS_ONLY.sub("", match_key(name)) in near for name in names)
 
 
 _WORDS_ONLY = re.compile(r"\W+")  # “一套班子、两块牌子” is quoted as “一套班子,两块牌子”
