@@ -111,6 +111,30 @@ _ZH_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 # -- English cues ---------------------------------------------------------------------
+# Nouns of a person an English 'which …' question may be headed by.
+_PERSON_NOUN = (
+    r"(?:mayor|governor|secretary|chair(?:man|woman|person)?|director|president|founder|manager"
+    r"|principal|dean|head|leader|chief|official|officer|expert|reporter|journalist|editor"
+    r"|author|writer|worker|master|craftsman|craftsmen|artisan|engineer|technician|scientist"
+    r"|researcher|scholar|professor|academician|teacher|doctor|nurse|farmer|entrepreneur"
+    r"|businessman|businesswoman|boss|owner|athlete|player|champion|winner|designer|artist"
+    r"|inheritor|volunteer|villager|resident|student|deputy|representative|delegate|person"
+    r"|figure|hero|mentor|coach|chef|captain|driver|police(?:man|woman)?|judge|lawyer"
+    r"|commander|minister|ceo)"
+)
+# Up to four words before the head, none a verb or a function word ('Which company did the
+# mayor visit' is headed by 'company').
+_MODIFIERS = (
+    r"(?:(?!(?:the|a|an|did|does|do|is|was|are|were|has|have|had|will|can|could|would|of|in"
+    r"|on|at|to|for|from|by|and|with)\b)[\w'’-]+\s+){0,4}?"
+)
+# What follows a head noun: a preposition, a verb or the end ('What worker training
+# programme' is headed by 'programme').
+_AFTER_HEAD = (
+    r"(?=\s+(?:of|in|at|from|for|on|who|that|whose|has|have|had|is|was|did|does|do|will|can"
+    r"|[a-z]+ed|spoke|gave|won|made|led|took|became|built|wrote|said|told|ran|set|sent|brought"
+    r"|came|went|leads|heads|runs)\b|\s*[?,])"
+)
 _EN_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "rank",
@@ -140,7 +164,10 @@ _EN_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             r"\bwho\b|\bwhom\b|\bwhose\b|\bwhich (?:person|official|leader|expert|reporter)\b|\bname of the (?:person|official|reporter|author)\b"
             # 'What is the name of Longgang's mayor?': the name of a role is a person's.
-            r"|\bname of (?:the |its |[\w-]+'s )?(?:[\w-]+ )?(?:mayor|governor|secretary|chairman|chairwoman|director|president|founder|manager|principal|dean|head|leader|chief)\b",
+            r"|\bname of (?:the |its |[\w-]+'s )?(?:[\w-]+ )?(?:mayor|governor|secretary|chairman|chairwoman|director|president|founder|manager|principal|dean|head|leader|chief)\b"
+            # 'Which Longgang vice mayor spoke…', 'Which senior HR manager of…': a noun of a
+            # person heads the phrase the question word opens.
+            rf"|\b(?:which|what)\s+{_MODIFIERS}{_PERSON_NOUN}s?\b{_AFTER_HEAD}",
             re.I,
         ),
     ),

@@ -378,6 +378,12 @@ def test_english_answer_types() -> None:
     assert analyse("What is the interest rate of the startup loans in Lishui?").type == "percent"
     assert analyse("What is the average nightly room price of homestays?").type == "number"
     assert analyse("How fast did industrial output grow in Jiashan?").type == "percent"
+    # A person asked for by the noun heading the 'which' phrase, after its modifiers.
+    assert analyse("Which Longgang vice mayor spoke at the sub-forum?").type == "person"
+    assert analyse("Which senior HR manager of the firm is quoted?").type == "person"
+    assert analyse("Which national model worker has operated bridge cranes?").type == "person"
+    assert analyse("Which company did the mayor visit?").type == "org"
+    assert analyse("What worker training programme did Shaoxing launch?").type != "person"
     # A loan of low interest states no rate: no percentage, no answer.
     loans = "政府部门为创业者设置低利率创业贷扶持产品,已发放贷款3亿元。"
     assert answer("What is the interest rate of the startup loans in Lishui?", loans) is None
