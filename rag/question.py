@@ -122,6 +122,15 @@ _PERSON_NOUN = (
     r"|figure|hero|mentor|coach|chef|captain|driver|police(?:man|woman)?|judge|lawyer"
     r"|commander|minister|ceo)"
 )
+# Nouns of an organisation an English 'which …' question may be headed by.
+_ORG_NOUN = (
+    r"(?:archive|museum|library|bureau|office|committee|council|commission|federation|union"
+    r"|institute|academy|laborator(?:y|ie)|lab|cent(?:er|re)|government|court|procuratorate"
+    r"|administration|ministry|team|club|cooperative|co-op|factory|manufacturer|maker"
+    r"|supplier|operator|developer|investor|insurer|carrier|airline|publisher|broadcaster"
+    r"|hotel|restaurant|shop|store|school|hospital|university|college|company|enterprise"
+    r"|firm|bank|agency|association|department|body|group|organi[sz]ation|institution)"
+)
 # Up to four words before the head, none a verb or a function word ('Which company did the
 # mayor visit' is headed by 'company').
 _MODIFIERS = (
@@ -174,7 +183,10 @@ _EN_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "org",
         re.compile(
-            r"\bwhich (?:[\w-]+ )?(?:company|companies|enterprise|firm|organi[sz]ation|institution|bank|university|college|school|hospital|group|agency|association|department|body|media|newspaper)\b|\bwhat (?:company|enterprise|firm|organi[sz]ation|institution|bank|agency)\b",
+            r"\bwhich (?:[\w-]+ )?(?:company|companies|enterprise|firm|organi[sz]ation|institution|bank|university|college|school|hospital|group|agency|association|department|body|media|newspaper)\b|\bwhat (?:company|enterprise|firm|organi[sz]ation|institution|bank|agency)\b"
+            # 'Which archive was the only…', 'Which county procuratorate…': an
+            # institution's noun heads the phrase (one: 'which three teams' asks for a list).
+            rf"|\b(?:which|what)\s+{_MODIFIERS}{_ORG_NOUN}\b{_AFTER_HEAD}",
             re.I,
         ),
     ),

@@ -30,7 +30,7 @@ from rag.evidence import Scored, Sentence
 from rag.ingest import bylines
 from rag.question import Question, editions, names_people
 from rag.spans import UNITS, Span, typed_spans
-from rag.text import ADMIN_LEVEL, detect_lang, fold, match_key, person_names, tokenize
+from rag.text import ADMIN_LEVEL, cut_words, detect_lang, fold, match_key, person_names, tokenize
 from rag.types import ArticleMeta
 
 # Places every article of this corpus is in: naming them constrains nothing.
@@ -252,7 +252,14 @@ def fitting_sentences(q: Question, scored: Sequence[Scored]) -> list[Scored]:
 def _of_kind(q: Question, text: str, span: Span) -> bool:
     """A name of the kind the question asks for: '哪条船' is answered by the name of a
     ship (最美游船“拱宸邀月”), the kind named in or right before the span."""
-    kind = _asked_kind(q.text) if q.type == "title" and q.lang == "zh" else ""
+    if q.lang == "en":
+        # 'Which travel agency signed…': 浙江光大明悦国际旅行社, not the association it
+        # signed with.
+        if q.type not in ("org", "title"):
+            return False
+        _, forms = translate.asked_kind(q.text)
+        return any(len(f) >= 2 and f in span.text for f in forms)
+    kind = _asked_kind(q.text) if q.type == "title" else ""
     return bool(kind) and any(ch in text[max(0, span.start - 6) : span.end] for ch in kind)
 
 
@@ -709,8 +716,23 @@ def _given(span: Span, q: Question) -> bool:
     if span.type in ("org", "title"):
         # 'the Zhejiang Craftsman College … with which institution?': 浙江工匠学院 is
         # 浙江 + 工匠 + 学院, the question's own words.
-        return _spelt_with(key, {match_key(w) for w in q.keywords if len(w) >= 2})
+        return _spelt_with(
+            key, {match_key(w) for w in q.keywords if len(w) >= 2}
+        ) or _translates_question(span.text, q)
     return False
+
+
+def _translates_question(name: str, q: Question) -> bool:
+    """A Chinese name that is the English question's own name in translation: of its words
+    (two characters or more) at most one is not glossed by, or spelt in pinyin by, a word
+    of the question, and at least two are ('the Ningbo Homestay Economy Promotion
+    Association': 宁波市 民宿 经济 促进会). The noun the question word opens ('which
+    travel agency') does not count: that kind is what is asked for."""
+    head, _ = translate.asked_kind(q.text)
+    question = re.sub(rf"\b{re.escape(head)}\w*", " ", q.text, flags=re.I) if head else q.text
+    parts = [w.rstrip("省市县区") or w for w in cut_words(name) if len(w) >= 2]
+    known = sum(translate.glosses_question(w, question) for w in parts)
+    return known >= 2 and len(parts) - known <= 1
 
 
 def _spelt_with(key: str, words: set[str]) -> bool:

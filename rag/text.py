@@ -161,6 +161,11 @@ def _jieba():  # type: ignore[no-untyped-def]
     return jieba
 
 
+def cut_words(text: str) -> list[str]:
+    """The text's jieba words (precise mode, not overlapping as `tokenize`'s)."""
+    return [w for w in _jieba().lcut(text) if w.strip()]
+
+
 def person_names(text: str) -> list[tuple[int, int]]:
     """Where jieba's part-of-speech tagger sees a person's name (tag nr) in `text`."""
     import jieba.posseg

@@ -15,7 +15,7 @@ import re
 import threading
 from collections import defaultdict
 from collections.abc import Collection
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 _WORD = re.compile(r"[a-z]+(?:-[a-z]+)?")
@@ -244,6 +244,72 @@ def asked_thing(question: str) -> frozenset[str]:
         forms |= {w[-1] for w in forms}
         forms |= {w for v in _variants(words[-1]) for w in kinds.get(v, ())}
     return frozenset(forms)
+
+
+@cache
+def _glossed() -> dict[str, frozenset[str]]:
+    """Chinese word -> the (stemmed) English words of its glosses: CC-CEDICT read forwards."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for entry in _entries():
+        for gloss in entry["definitions"]:
+            gloss = re.sub(r"\([^)]*\)|\[[^]]*\]", " ", gloss.lower())
+            out[entry["simplified"]].update(
+                _stem(w) for w in _WORD.findall(gloss) if w not in _STOP
+            )
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+def gloss_words(chinese: str) -> frozenset[str]:
+    """The English words CC-CEDICT glosses a Chinese word with ('旅行社' -> travel, agency)."""
+    with _lock:
+        return _glossed().get(chinese, frozenset())
+
+
+# 'Which travel agency signed…', 'which institution?': the words the question word opens,
+# up to a verb, a function word or the end; the last of them heads the phrase.
+_WHICH_PHRASE = re.compile(r"\b(?:which|what)((?:\s+[a-z][a-z-]*){1,3})", re.I)
+
+
+_VERBS = frozenset(
+    "became become won made led took built wrote said told ran set sent brought came went "
+    "gave spoke leads heads runs owns hosted".split()
+)
+
+
+def glosses_question(word: str, question: str) -> bool:
+    """A Chinese word one of whose glosses is among an English question's words, or whose
+    pinyin the question spells ('经济' and 'economy', '宁波' and 'Ningbo')."""
+    from rag.english import romanised
+
+    if gloss_words(word) & _question_words(question):
+        return True
+    pinyin = romanised(word)
+    return len(pinyin) >= 4 and pinyin in re.sub(r"[^a-z]", "", question.lower())
+
+
+@lru_cache(maxsize=64)
+def _question_words(question: str) -> frozenset[str]:
+    return frozenset(_stem(w) for w in _WORD.findall(question.lower()) if w not in _STOP)
+
+
+def asked_kind(question: str) -> tuple[str, frozenset[str]]:
+    """The noun heading an English 'which X' phrase, stemmed, and the Chinese words it (or
+    the pair it ends) translates to: 'Which travel agency signed…' -> ('agency',
+    {旅行社}). An org, title or place of that kind is what is asked for."""
+    m = _WHICH_PHRASE.search(question)
+    if not m:
+        return "", frozenset()
+    words: list[str] = []
+    for i, w in enumerate(m.group(1).lower().split()):
+        if w in _STOP or w in _VERBS or (i and w.endswith("ed")):
+            break
+        words.append(_stem(w))
+    if not words or words[-1] in _GENERIC_THING:
+        return "", frozenset()
+    with _lock:
+        table = _reverse()
+    pair = table.get(" ".join(words[-2:]), frozenset()) if len(words) > 1 else frozenset()
+    return words[-1], pair or table.get(words[-1], frozenset())
 
 
 @cache

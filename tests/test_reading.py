@@ -1137,3 +1137,19 @@ def test_a_later_english_part_that_names_its_count_keeps_it() -> None:
 def test_of_several_figures_the_one_whose_clause_holds_the_question_s_words_answers() -> None:
     listing = "宁波全市登记在册的民宿超过1700家,床位数量35万余个,浙江省等级民宿122家。"
     assert answer("宁波登记在册的民宿有多少家？", listing) == "1700家"
+
+
+def test_an_english_which_question_asks_for_the_kind_its_noun_names() -> None:
+    archive = (
+        "Which archive was the only city archive in Zhejiang to be named an advanced collective?"
+    )
+    assert analyse(archive).type == "org"  # 'named' does not make it a title question
+    assert analyse("Which three teams does Zhuji build up?").type != "org"  # a list
+    signed = "现场,宁波市民宿经济促进会与浙江光大明悦国际旅行社签订战略合作协议。"
+    q = "Which travel agency signed with the Ningbo Homestay Economy Promotion Association?"
+    # The association is the question's own name in translation (Ningbo, homestay, economy);
+    # the travel agency is the kind asked for.
+    assert answer(q, signed) == "浙江光大明悦国际旅行社"
+    assert answer("Which association signed an agreement with a travel agency?", signed) == (
+        "宁波市民宿经济促进会"
+    )
