@@ -503,6 +503,16 @@ _EN_PLACE_LEVEL = {
 }
 
 
+# '多重', '多远', '多高', '多久': the measure asked for, and the units it comes in.
+_ZH_HOW_MEASURED = (
+    (re.compile(r"多重|多沉"), "吨|公斤|千克|斤|克"),
+    (re.compile(r"多远"), "公里|千米|米"),
+    (re.compile(r"多高"), "米"),
+    (re.compile(r"多久|多长时间"), "年|月|天|日|周|小时|分钟|秒"),
+    (re.compile(r"多长"), "公里|千米|米|年|月|天|日|周|小时|分钟|秒"),
+)
+
+
 def asked_unit(text: str, lang: Lang, qtype: AnswerType | None) -> str | None:
     if qtype == "percent":
         return "%|％|个百分点|成"
@@ -527,6 +537,9 @@ def asked_unit(text: str, lang: Lang, qtype: AnswerType | None) -> str | None:
         m = _ZH_UNIT.search(text)
         if m:
             return UNIT_ALIASES.get(m.group(1), m.group(1))
+        measured = next((u for pattern, u in _ZH_HOW_MEASURED if pattern.search(text)), None)
+        if measured and qtype == "number":
+            return measured  # '每辆能装载多重的快递': a weight, not 5辆
         m = _ZH_HOW_MANY_NOUN.search(text)
         if m and qtype == "number":
             # '多少费用' is money; '多少村民' a count or '多少蒸汽' an amount (not 308米);

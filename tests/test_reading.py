@@ -1153,3 +1153,12 @@ def test_an_english_which_question_asks_for_the_kind_its_noun_names() -> None:
     assert answer("Which association signed an agreement with a travel agency?", signed) == (
         "宁波市民宿经济促进会"
     )
+
+
+def test_how_heavy_far_or_long_asks_for_its_measure() -> None:
+    assert analyse("每辆无人配送车最多能装载多重的快递？").unit == "吨|公斤|千克|斤|克"
+    assert analyse("无人车充一次电能跑多远？").unit == "公里|千米|米"
+    trial = "当天下午,5辆无人配送车在南湖区试点投用。"
+    assert answer("南湖区试点的无人配送车每辆最多能装载多重的快递？", trial) is None
+    load = "每辆无人配送车最多可装载500公斤快递。"
+    assert answer("南湖区试点的无人配送车每辆最多能装载多重的快递？", trial, load) == "500公斤"
