@@ -470,8 +470,17 @@ class Question:
         return self.type in TYPED
 
 
+_QUOTED_NAME = re.compile(
+    r"“[^“”]{1,60}”|\"[^\"]{1,60}\"|‘[^‘’]{1,60}’|《[^《》]{1,60}》|「[^「」]{1,60}」"
+    r"|(?<![A-Za-z])'[^']{2,60}'(?![A-Za-z])"
+)
+
+
 def expected_type(text: str, lang: Lang) -> AnswerType | None:
     cues = _ZH_TYPES if lang == "zh" else _EN_TYPES
+    # A quoted name asks nothing: 'the "start a business when you want" stations' is no
+    # 'when' question, 「“为什么建工匠学院”一节」 no 为什么 one.
+    text = _QUOTED_NAME.sub(" X ", text)
     for name, pattern in cues:
         if pattern.search(text):
             return name  # type: ignore[return-value]

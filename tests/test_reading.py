@@ -383,6 +383,9 @@ def test_english_answer_types() -> None:
     assert analyse("Which senior HR manager of the firm is quoted?").type == "person"
     assert analyse("Which national model worker has operated bridge cranes?").type == "person"
     assert analyse("Which company did the mayor visit?").type == "org"
+    # A quoted name's words ask nothing ('when' of a slogan).
+    slogan = "Which official explained the 'start a business when you want' stations?"
+    assert analyse(slogan).type == "person"
     assert analyse("What worker training programme did Shaoxing launch?").type != "person"
     # A loan of low interest states no rate: no percentage, no answer.
     loans = "政府部门为创业者设置低利率创业贷扶持产品,已发放贷款3亿元。"
