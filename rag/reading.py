@@ -518,6 +518,8 @@ def satisfies(q: Question, sentence: Sentence) -> bool:
     # '杭州西湖区': the district named is enough, the city it lies in goes without saying.
     if not all(stated) and not (len(places) > 1 and stated[-1]):
         return False
+    if places and _names_other_place(places, sentence, text):
+        return False  # '杭州全市的民宿有多少家': not 宁波全市's, in an article of both cities
     if q.roles and not any(states_role(text, r) for r in q.roles):
         return False
     if not _names_entities(q, sentence):
@@ -532,6 +534,26 @@ def satisfies(q: Question, sentence: Sentence) -> bool:
     # for, not what they did: the sentence may call them 技能人才.
     deeds = [w for w in q.focus if not names_people(w)] if q.type == "person" else []
     return not (deeds and not any(_states_word(text, w) for w in deeds))
+
+
+def _names_other_place(places: Sequence[str], sentence: Sentence, text: str) -> bool:
+    """The sentence names none of the places asked about but another place of the same
+    level (宁波 for a question of 杭州, both cities): its figure is that place's."""
+    if any(_place_stated(p, match_key(text)) for p in places):
+        return False
+    levels = {lv for lv in map(_level, places) if lv}
+    named = {sentence.text[a:b] for a, b, tag in sentence.tags if tag == "LOC"}
+    return any(
+        _level(n) in levels
+        and not any(_proper_part(n) in p or _proper_part(p) in n for p in places)
+        for n in named
+    )
+
+
+def _level(place: str) -> str | None:
+    """市 of 杭州市 or of 杭州 (the dictionary's level for a name without its suffix)."""
+    m = re.search(r"(省|市|县|区|镇|乡|村)$", place)
+    return m.group(1) if m else translate.place_level(place)
 
 
 def _edition_ok(asked: Sequence[str], text: str, context: str) -> bool:

@@ -1165,3 +1165,15 @@ def test_how_heavy_far_or_long_asks_for_its_measure() -> None:
     assert answer("南湖区试点的无人配送车每辆最多能装载多重的快递？", trial) is None
     load = "每辆无人配送车最多可装载500公斤快递。"
     assert answer("南湖区试点的无人配送车每辆最多能装载多重的快递？", trial, load) == "500公斤"
+
+
+def test_a_sentence_of_another_city_does_not_answer_for_the_city_asked() -> None:
+    ningbo = sentence(
+        "截至今年7月,宁波全市登记在册的民宿超过1700家。",
+        "宁波民宿邀杭州市民去看海。截至今年7月,宁波全市登记在册的民宿超过1700家。",
+    )
+    assert not satisfies(analyse("截至今年7月，杭州全市登记在册的民宿有多少家？"), ningbo)
+    assert satisfies(analyse("截至今年7月，宁波全市登记在册的民宿有多少家？"), ningbo)
+    # A district of the city asked about is not another city.
+    nanhu = sentence("南湖区新增市场主体1.2万户。", "嘉兴市南湖区新增市场主体1.2万户。")
+    assert satisfies(analyse("嘉兴新增市场主体多少户？"), nanhu)
