@@ -726,8 +726,11 @@ def _given(span: Span, q: Question) -> bool:
     """The question already contains the span: it is not what is asked for."""
     key = match_key(span.text)
     if q.lang == "zh":
-        return key in match_key(q.text) or (
-            span.type == "place" and _PLACE_SUFFIX.sub("", key) in match_key(q.text)
+        asked = match_key(q.text)
+        return (
+            key in asked
+            or (span.type == "place" and _PLACE_SUFFIX.sub("", key) in asked)
+            or (span.type == "title" and _mostly_in(key, asked))
         )
     if span.type in ("place", "person"):
         return english.romanised(span.text.rstrip("省市县区镇乡村")) in re.sub(
@@ -755,6 +758,14 @@ def _translates_question(name: str, q: Question) -> bool:
     parts = [w.rstrip("省市县区") or w for w in cut_words(name) if len(w) >= 2]
     known = sum(translate.glosses_question(w, question) for w in parts)
     return known >= 2 and len(parts) - known <= 1
+
+
+def _mostly_in(key: str, asked: str) -> bool:
+    """Two thirds of a title, in one run, is the question's own (《理可顿悟 事须渐修》 of
+    “理可顿悟,事须渐修,应次第尽”)."""
+    key, asked = _WORDS_ONLY.sub("", key), _WORDS_ONLY.sub("", asked)
+    need = max(6, -(-2 * len(key) // 3))
+    return len(key) >= need and any(key[i : i + need] in asked for i in range(len(key) - need + 1))
 
 
 def _spelt_with(key: str, words: set[str]) -> bool:

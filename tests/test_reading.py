@@ -1177,3 +1177,11 @@ def test_a_sentence_of_another_city_does_not_answer_for_the_city_asked() -> None
     # A district of the city asked about is not another city.
     nanhu = sentence("南湖区新增市场主体1.2万户。", "嘉兴市南湖区新增市场主体1.2万户。")
     assert satisfies(analyse("嘉兴新增市场主体多少户？"), nanhu)
+
+
+def test_a_title_the_question_names_is_not_its_answer() -> None:
+    q = "《理可顿悟 事须渐修》一文引用的是哪部典籍的记载？"
+    assert analyse(q).type == "title"  # 哪部典籍: a work
+    assert analyse("王书记叫什么名字？").type == "person"  # 书记 is no book
+    quote = "“理可顿悟，事须渐修，应次第尽”出自《楞严经》。"
+    assert answer(q, quote) == "楞严经"  # not the saying the question's title quotes
