@@ -28,7 +28,13 @@ _UNIT_EN = {
     "艘": "ships", "种": "kinds", "批": "batches", "场": "events", "岁": "years old",
     "小时": "hours", "分钟": "minutes", "千瓦": "kW", "千瓦时": "kWh", "兆瓦": "MW",
     "标箱": "TEU", "届": "sessions", "期": "", "位": "", "处": "sites", "月": "months",
-    "个月": "months", "周": "weeks", "秒": "seconds",
+    "个月": "months", "周": "weeks", "秒": "seconds", "立方米": "m³", "公斤": "kg", "千克": "kg",
+}  # fmt: skip
+_PER_EN = {
+    "秒": "second", "分钟": "minute", "小时": "hour", "天": "day", "日": "day", "月": "month",
+    "年": "year", "人": "person", "户": "household", "吨": "tonne", "亩": "mu", "公斤": "kg",
+    "千克": "kg", "平方米": "m²", "千瓦时": "kWh", "度": "kWh", "次": "time", "辆": "vehicle",
+    "台": "unit", "件": "item", "个": "unit",
 }  # fmt: skip
 _PLACE_SUFFIX = (
     ("自治州", "Autonomous Prefecture"), ("开发区", "Development Zone"), ("高新区", "High-tech Zone"),
@@ -134,7 +140,12 @@ def _amount(text: str) -> str | None:
     if value is None:
         return None
     value *= _MAGNITUDE.get(magnitude or "", 1)
-    unit_en = _UNIT_EN.get(unit, unit if unit.isascii() else None)
+    per = re.fullmatch(r"(.+)/(.+)", unit)
+    if per and per.group(1) in _UNIT_EN and per.group(2) in _PER_EN:
+        # '200立方米/秒' -> '200 m³ per second'
+        unit_en = f"{_UNIT_EN[per.group(1)] or per.group(1)} per {_PER_EN[per.group(2)]}"
+    else:
+        unit_en = _UNIT_EN.get(unit, unit if unit.isascii() else None)
     if unit_en is None:
         return None
     words = number_words(value)
@@ -185,6 +196,11 @@ _RELATIVE_YEARS = {"今年": "this year", "去年": "last year", "明年": "next
 
 
 def _date(text: str) -> str | None:
+    lo_hi = re.fullmatch(r"(.+?日)\s*(?:至|到|—|-|~)\s*(.+)", text)
+    if lo_hi:
+        # '4月15日至10月15日' -> 'April 15 to October 15'
+        low, high = _date(lo_hi.group(1)), _date(lo_hi.group(2))
+        return f"{low} to {high}" if low and high else None
     relative = next((w for w in _RELATIVE_YEARS if text.startswith(w)), None)
     if relative and len(text) > len(relative):
         # '今年2月6日' -> 'February 6 this year'

@@ -418,6 +418,17 @@ def candidate_spans(q: Question, sentence: Sentence) -> list[Span]:
     if q.type == "number" and q.unit:
         unit = re.compile(rf"(?:{q.unit})")
         spans = [sp for sp in spans if unit.search(fold(sp.text))]
+    if q.type == "number" and not q.unit and q.attribute:
+        # '研发投入强度是多少': a figure bound by name to what is asked may be a share
+        # (投入强度达到5.16%), whatever the question word.
+        shares = [
+            sp
+            for sp in typed_spans(sentence.text, sentence.tags, "percent")
+            if attribute.stated_exactly(q.attribute, sentence.text, sentence.tags, sp.start, sp.end)
+        ]
+        spans = sorted([*spans, *shares], key=lambda sp: sp.start)
+    if q.type == "date" and _ASKS_RANGE.search(q.text):
+        spans = _ranges(spans, sentence.text)  # '从几月几日到几月几日': 4月15日至10月15日
     if q.type == "date" and _ASKS_YEAR.search(q.text):
         # '哪一年' is answered by a year (2022年, 去年), not by how often (每4年).
         spans = [sp for sp in spans if _A_YEAR.search(sp.text)]
@@ -453,6 +464,26 @@ def candidate_spans(q: Question, sentence: Sentence) -> list[Span]:
         if q.roles:
             spans = [sp for sp in spans if _near_role(sentence.text, sp, q.roles)]
     return spans
+
+
+_ASKS_RANGE = re.compile(
+    r"从.{0,8}到|起止|至几月|到几月|到哪一?年|\bfrom\b.{0,40}\bto\b|\bbetween\b.{0,40}\band\b"
+    r"|\bperiod\b|\bwhich months\b",
+    re.I,
+)
+_RANGE_JOIN = re.compile(r"\s*(?:至|到|—|-|~)\s*")
+
+
+def _ranges(spans: Sequence[Span], text: str) -> list[Span]:
+    """Two dates joined by 至/到/— (4月15日至10月15日) as one span, the range asked for."""
+    out: list[Span] = []
+    for sp in spans:
+        prev = out[-1] if out else None
+        if prev is not None and _RANGE_JOIN.fullmatch(text[prev.end : sp.start]):
+            out[-1] = Span(sp.type, prev.start, sp.end, text[prev.start : sp.end])
+        else:
+            out.append(sp)
+    return out
 
 
 _ASKS_YEAR = re.compile(r"哪一?年|什么年份|何年|\b(?:which|what) year\b", re.I)

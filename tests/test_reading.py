@@ -104,6 +104,9 @@ def test_typed_spans_are_verbatim_and_typed() -> None:
     ("span", "type_", "english_text"),
     [
         ("2.94万亿元", "number", "2.94 trillion yuan"),
+        ("200立方米/秒", "number", "200 m³ per second"),  # a rate: its unit with its 'per'
+        ("3000元/吨", "number", "3,000 yuan per tonne"),
+        ("4月15日至10月15日", "date", "April 15 to October 15"),  # a range of dates
         ("36.1万人", "number", "361,000 people"),
         ("311亿元", "number", "31.1 billion yuan"),
         ("第15位", "rank", "15th"),
@@ -1185,3 +1188,13 @@ def test_a_title_the_question_names_is_not_its_answer() -> None:
     assert analyse("王书记叫什么名字？").type == "person"  # 书记 is no book
     quote = "“理可顿悟，事须渐修，应次第尽”出自《楞严经》。"
     assert answer(q, quote) == "楞严经"  # not the saying the question's title quotes
+
+
+def test_a_rate_keeps_its_per_and_a_range_asked_for_is_one_span() -> None:
+    flow = "马山闸强排工程建成后排涝流量最大可达200立方米/秒。"
+    assert answer("马山闸强排工程建成后最大排涝流量是多少？", flow) == "200立方米/秒"
+    season = "每年4月15日至10月15日是浙江省的防汛期。"
+    assert answer("浙江省每年的防汛期是从几月几日到几月几日？", season) == "4月15日至10月15日"
+    assert answer("浙江省每年的防汛期从哪天开始？", season) == "4月15日"  # one date asked
+    revenue = "今年9月,牌头镇实现财政收入2.31亿元,同比增长40.75%。"
+    assert answer("牌头镇今年9月的财政收入比去年同期涨了多少？", revenue) == "40.75%"
