@@ -20,6 +20,7 @@ claim states must be stated by the quote that cites it.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -171,6 +172,7 @@ def _read_one(
             continue  # 'What was Sanmen's GDP?': a sentence of its investment does not say
         if part.years:
             spans = [sp for sp in spans if not _running_total(part, sentence.text, sp)]
+        spans = _changed_to(spans, sentence.text, part)
         # A figure bound to the asked attribute by name ('未来工厂72家', '48.5万名常住人口')
         # answers even from a less similar sentence, and even from a rhetorical question.
         bound = [
@@ -374,6 +376,36 @@ def untyped_order(q: Question, scored: Sequence[Scored], params: ReadingParams) 
 
 
 _TOTAL_ASKED = re.compile(r"累计|总共|一共|至今|迄今|共计|in total|so far|cumulative", re.I)
+
+
+# '从856亿元增加至7062.5亿元', '从29个工作日缩减为10个工作日': a figure and what it became.
+_CHANGE = re.compile(
+    r"[\u4e00-\u9fff]{0,3}?\s*(?:增加|增长|提高|提升|跃升|上升|扩大|攀升|缩减|缩短|缩小|下降|减少|降低|压缩|减)?"
+    r"\s*(?:到了|到|至|为|成)\s*"
+)
+
+
+_ASKS_CHANGE = re.compile(r"从(?:多少|几|多久|多长)|\bfrom\b.{0,30}\bto\b", re.I)
+_ASKS_BEFORE = re.compile(
+    r"原来|原先|原本|此前|以前|起初|最初|改革前|\b(?:originally|previously|before|used to)\b", re.I
+)
+
+
+def _changed_to(spans: Sequence[Span], text: str, q: Question) -> list[Span]:
+    """Of a figure 'from A to B', B answers: what it is now, or in the later year the
+    sentence gives ('2003年到2023年…从856亿元增加至7062.5亿元' for 2023). A answers
+    only a question of the earlier year."""
+    if _ASKS_CHANGE.search(q.text):
+        return list(spans)  # '从多久缩短到多久': both asked
+    years = sorted(set(_YEAR.findall(text)))
+    earlier = _ASKS_BEFORE.search(q.text) is not None or (
+        len(years) > 1 and years[0] in q.years and years[-1] not in q.years
+    )
+    drop: set[Span] = set()
+    for a, b in itertools.pairwise(spans):
+        if "从" in text[max(0, a.start - 3) : a.start] and _CHANGE.fullmatch(text[a.end : b.start]):
+            drop.add(b if earlier else a)
+    return [sp for sp in spans if sp not in drop]
 
 
 def _running_total(q: Question, text: str, span: Span) -> bool:

@@ -1198,3 +1198,12 @@ def test_a_rate_keeps_its_per_and_a_range_asked_for_is_one_span() -> None:
     assert answer("浙江省每年的防汛期从哪天开始？", season) == "4月15日"  # one date asked
     revenue = "今年9月,牌头镇实现财政收入2.31亿元,同比增长40.75%。"
     assert answer("牌头镇今年9月的财政收入比去年同期涨了多少？", revenue) == "40.75%"
+
+
+def test_of_a_figure_from_a_to_b_b_is_what_it_is_now() -> None:
+    gdp = "2003年到2023年嘉兴全市地区生产总值从856亿元增加至7062.5亿元。"
+    assert answer("2023年嘉兴市地区生产总值是多少？", gdp) == "7062.5亿元"
+    assert answer("2003年嘉兴市地区生产总值是多少？", gdp) == "856亿元"  # the earlier year
+    days = "金华审批周期从29个工作日缩减为10个工作日。"
+    assert answer("金华审批周期缩短到几个工作日？", days) == "10个工作日"
+    assert answer("金华审批周期原来要几个工作日？", days) == "29个工作日"
