@@ -57,26 +57,37 @@ def asked(text: str, tokens: Sequence[Token]) -> tuple[str, ...]:
     if qi is None:
         return ()
     run: list[str] = []
-    for a, b, tag in reversed(tokens[:qi]):
+    first = qi
+    for i in range(qi - 1, -1, -1):
+        a, b, tag = tokens[i]
         word = text[a:b]
         if tag == "w" and word in _CLAUSE_END:
             break
         if run:
             if tag in _NOUN or (tag == "a" and len(word) == 1):  # 总/a 投资/n
                 run.insert(0, word)
+                first = i
                 continue
             break
         if word in _LINKS or word in _CHANGE or tag in _SKIP:
             continue
         if tag in _NOUN:
             run.append(word)
+            first = i
             continue
         break  # an entity (LOC/ORG/PER) or another predicate ends the search
     out = ["".join(run)] if run else []
+    if run and first >= 2 and text[tokens[first - 1][0] : tokens[first - 1][1]] in _AND:
+        a, b, tag = tokens[first - 2]
+        if tag in _NOUN:
+            out.append(text[a:b])  # '乡镇和街道一共有多少个': 乡镇 as well as 街道
     counted = _counted(text, tokens, qi)
     if counted:
         out.append(counted)
     return tuple(dict.fromkeys(w for w in out if w))
+
+
+_AND = frozenset(("和", "与", "及", "以及", "或", "或者", "、"))
 
 
 # What an amount of money is called: the attribute's last character(s).

@@ -78,7 +78,7 @@ _ZH_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "place",
         re.compile(
-            r"(?:哪|什么)(?:一)?(?:个|座)?(?:县|市|区|镇|乡|村|省|地区|地方|城市|国家|街道|县市|"
+            r"(?:哪|什么)(?:一)?(?:个|座)?(?:县|市|区|镇|乡|村|省|地区|地方|城市|国家(?!级)|街道|县市|"
             r"区县|县区|园区|地|里|儿)|在哪|何地|何处|何方"
         ),
     ),
@@ -635,6 +635,14 @@ def _analyse(text: str, tokens: tuple[tuple[int, int, str], ...] | None = None) 
     return _analyse_one(text, tokens)
 
 
+def _common_word(word: str) -> bool:
+    """A word the tagger took for a name that the dictionary glosses as a common word
+    ('张罗', to arrange): names of people are not in it, or are glossed by a name."""
+    from rag import translate
+
+    return bool(translate.gloss_words(word)) and translate.english_name(word) is None
+
+
 def _analyse_one(text: str, tokens: tuple[tuple[int, int, str], ...] | None) -> Question:
     lang = detect_lang(text)
     folded = fold(text)
@@ -655,7 +663,12 @@ def _analyse_one(text: str, tokens: tuple[tuple[int, int, str], ...] | None) -> 
             # '绍兴哪个区': 绍兴 holds the answer (柯桥区); the sentence need not name it.
             places = tuple(p for p in places if not re.search(re.escape(p) + r"的?哪", text))
         entities = tuple(
-            dict.fromkeys(text[a:b] for a, b, t in toks if t in ("PER", "ORG", "nw", "nz"))
+            dict.fromkeys(
+                text[a:b]
+                for a, b, t in toks
+                if t in ("PER", "ORG", "nw", "nz")
+                and not (t in ("PER", "nz") and _common_word(text[a:b]))
+            )
         )
     comparison = bool((_COMPARISON_ZH if lang == "zh" else _COMPARISON_EN).search(folded))
     scope = None

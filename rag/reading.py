@@ -42,6 +42,7 @@ _PLACE_SUFFIX = re.compile(f"(?:社区|{ADMIN_LEVEL})$")
 _GENERIC_ZONE = re.compile(
     r"(?:经济技术|经济|高新技术|高新|经开|开发|新|自贸|保税|工业|产业|园|景|市|城|郊|辖)区"
     r"|(?:工业|产业|科技)?园区?|开发区|县城|城市|乡镇|农村|山区|街道|社区"
+    r"|[省市县区镇乡村]里"  # '和镇里的强村公司': the town's, no place of its own
 )
 _RELATIVE_YEAR = re.compile(r"今年|去年|上年|前年|明年|当年|同期|近年|本年|年内|年底|年初")
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")

@@ -1207,3 +1207,19 @@ def test_of_a_figure_from_a_to_b_b_is_what_it_is_now() -> None:
     days = "金华审批周期从29个工作日缩减为10个工作日。"
     assert answer("金华审批周期缩短到几个工作日？", days) == "10个工作日"
     assert answer("金华审批周期原来要几个工作日？", days) == "29个工作日"
+
+
+def test_words_the_tagger_mistakes_for_names_or_places_constrain_nothing() -> None:
+    # 张罗 (to arrange) is no person the article must name; 镇里 ('the town's') no place;
+    # 国家级荣誉称号 asks for a title, not a country.
+    q = analyse("海盐望海街道那个给“暖心坊”张罗来料加工企业招聘会的社区，党组织书记是谁？")
+    assert "张罗" not in q.entities
+    assert analyse("他因此获得了什么国家级荣誉称号？").type == "title"
+    young = "云和县90后创业小伙周恩君与石塘镇强村公司合资成立的云和县名胜食品有限公司完成注册登记。"
+    assert answer("云和县有个90后小伙和镇里的强村公司合资开了食品公司，他叫什么名字？", young) == (
+        "周恩君"
+    )
+    # Two nouns joined by 和 are both what is counted: 36个乡镇(街道), not 4个区县.
+    ding = "长兴县、德清县、安吉县、吴兴区等4个区县和妙西镇等36个乡镇(街道)成功夺鼎。"
+    assert analyse("获奖的乡镇和街道一共有多少个？").attribute == ("街道", "乡镇")
+    assert answer("首次颁发生态鼎，获奖的乡镇和街道一共有多少个？", ding) == "36个"
