@@ -158,7 +158,7 @@ _EN_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
         "percent",
         re.compile(
             r"\bpercent(?:age)?\b|\bwhat share\b|\bproportion\b|\b(?:growth|interest|tax|\w+ment) rate\b"
-            r"|\bby how much\b|\bhow fast\b|%",
+            r"|\bby how much\b|\bhow fast\b|%|\br&d (?:spending |expenditure |investment )?intensity\b",
             re.I,
         ),
     ),
@@ -194,14 +194,14 @@ _EN_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "place",
         re.compile(
-            r"\bwhere\b|\bwhich (?:county|city|district|town|township|village|province|country|region|place|area|park)\b|\bin what (?:county|city|district|town|place)\b",
+            r"\bwhere\b|\bwhich (?:county|city|district|subdistrict|town|township|village|community|province|country|region|place|area|park)\b|\bin what (?:county|city|district|subdistrict|town|township|village|community|place)\b",
             re.I,
         ),
     ),
     (
         "title",
         re.compile(
-            r"\bwhat (?:is|was|are|were) the name of the\b|\bwhat (?:award|title|honou?r|prize|programme|program|project|name|brand|plan|policy|event|platform|slogan|theme)\b|\bwhich (?:award|title|honou?r|prize|programme|program|project|brand|event|platform)\b|\bcalled\b|\bnamed\b",
+            r"\bwhat (?:is|was|are|were) the name of the\b|\bwhat (?:[\w-]+ )?(?:award|title|honou?r|prize|programme|program|project|name|brand|plan|policy|event|platform|slogan|theme)\b|\bwhich (?:[\w-]+ )?(?:award|title|honou?r|prize|programme|program|project|brand|event|platform)\b|\bcalled\b|\bnamed\b",
             re.I,
         ),
     ),
@@ -510,6 +510,7 @@ _EN_PLACE_LEVEL = {
     "village": "村",
     "province": "省",
     "subdistrict": "街道",
+    "community": "社区",
 }
 
 
@@ -533,7 +534,7 @@ def asked_unit(text: str, lang: Lang, qtype: AnswerType | None) -> str | None:
                 "|".join(m.group(1)) if m and len(m.group(1)) > 1 else (m.group(1) if m else None)
             )
         m2 = re.search(
-            r"\bwhich (county|city|district|town|township|village|province|subdistrict)\b",
+            r"\b(?:which|what) (county|city|district|town|township|village|province|subdistrict|community)\b",
             text,
             re.I,
         )

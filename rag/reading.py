@@ -382,8 +382,10 @@ _TOTAL_ASKED = re.compile(r"累计|总共|一共|至今|迄今|共计|in total|s
 # '从856亿元增加至7062.5亿元', '从29个工作日缩减为10个工作日': a figure and what it became.
 _CHANGE = re.compile(
     r"[\u4e00-\u9fff]{0,3}?\s*(?:增加|增长|提高|提升|跃升|上升|扩大|攀升|缩减|缩短|缩小|下降|减少|降低|压缩|减)?"
-    r"\s*(?:到了|到|至|为|成)\s*"
+    r"\s*(?:到了|到|至|为|成)\s*(?:(?:19|20)\d{2}年(?:底|末)?的?)?"
 )
+# '从2021年的4.94%增长到2023年的9.17%': the year each figure is of may come between.
+_FROM = re.compile(r"从(?:(?:19|20)\d{2}年(?:底|末)?的?)?\s*$")
 
 
 _ASKS_CHANGE = re.compile(r"从(?:多少|几|多久|多长)|\bfrom\b.{0,30}\bto\b", re.I)
@@ -404,7 +406,9 @@ def _changed_to(spans: Sequence[Span], text: str, q: Question) -> list[Span]:
     )
     drop: set[Span] = set()
     for a, b in itertools.pairwise(spans):
-        if "从" in text[max(0, a.start - 3) : a.start] and _CHANGE.fullmatch(text[a.end : b.start]):
+        if _FROM.search(text[max(0, a.start - 10) : a.start]) and _CHANGE.fullmatch(
+            text[a.end : b.start]
+        ):
             drop.add(b if earlier else a)
     return [sp for sp in spans if sp not in drop]
 
@@ -797,7 +801,7 @@ def _given(span: Span, q: Question) -> bool:
             or (span.type == "title" and _mostly_in(key, asked))
         )
     if span.type in ("place", "person"):
-        return english.romanised(span.text.rstrip("省市县区镇乡村")) in re.sub(
+        return english.romanised(_PLACE_SUFFIX.sub("", span.text) or span.text) in re.sub(
             r"[^a-z]", "", q.text.lower()
         )
     if span.type == "date":

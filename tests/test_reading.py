@@ -1223,3 +1223,24 @@ def test_words_the_tagger_mistakes_for_names_or_places_constrain_nothing() -> No
     ding = "长兴县、德清县、安吉县、吴兴区等4个区县和妙西镇等36个乡镇(街道)成功夺鼎。"
     assert analyse("获奖的乡镇和街道一共有多少个？").attribute == ("街道", "乡镇")
     assert answer("首次颁发生态鼎，获奖的乡镇和街道一共有多少个？", ding) == "36个"
+
+
+def test_english_types_named_after_a_modifier_and_more_place_levels() -> None:
+    assert analyse("What national honour did the Quzhou archives receive?").type == "title"
+    assert analyse("In which subdistrict of Shangyu was the centre set up?").type == "place"
+    community = analyse("In which community of Datang Subdistrict was the group founded?")
+    assert community.type == "place" and community.unit == "社区"
+    assert analyse("What was the R&D spending intensity of Qiantang in 2023?").type == "percent"
+    founded = (
+        "针对网络诈骗,大唐街道开展反诈工作,去年,外来建设者集中的雍平社区发起成立“老乡反诈团”。"
+    )
+    q = "In which community of Datang Subdistrict was the anti-fraud group founded?"
+    assert answer(q, founded) == "Yongping Community"  # 大唐街道 is the question's own
+
+
+def test_a_figure_from_one_year_to_another() -> None:
+    growth = "丽水全市在册市场主体增长率已从2021年的4.94%增长到2023年的9.17%。"
+    assert answer("What was the growth rate of market entities in Lishui in 2023?", growth) == (
+        "9.17%"
+    )
+    assert answer("丽水2021年在册市场主体增长率是多少？", growth) == "4.94%"
