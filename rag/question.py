@@ -39,6 +39,17 @@ TYPED: frozenset[str] = frozenset(
 )
 MetaField = Literal["issue", "publication", "date", "byline", "dateline", "editor", "photo"]
 
+# What post a person holds: answered by the title before their name (处长艾勇丰).
+ASKS_POSITION_ZH = (
+    r"(?:担任|任|是)(?:的是)?(?:什么|何种|哪个)(?:职务|职位|身份|头衔)|何职|职务是什么"
+)
+ASKS_POSITION_EN = (
+    # ('Among the world's ports, what position does Zhoushan Port hold?' asks for a rank.)
+    r"^(?!.*\b(?:among|rank\w*|largest|biggest|top|ports?|cit(?:y|ies)|provinces?)\b)"
+    r".*\bwhat (?:position|post|job|role|title)s? (?:does|did|do|is|was|has|had)\b.{0,60}\b(?:hold|have|serve|occupy)"
+    r"|\bwhat (?:is|was) [\w\s-]{2,40}'s? (?:position|post|job|title)\b"
+)
+
 # -- Chinese cues, most specific first --------------------------------------------------
 _ZH_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
@@ -90,6 +101,7 @@ _ZH_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"条例|法规|方案|行动|栏目|节目|船|游船|app|App|APP|小程序|典籍|古籍|文献|著作|作品|书籍|书(?!记)|"
             r"小说|电影|影片|纪录片|剧目|诗|歌曲|刊物|杂志|期刊|报纸|文件|法律)"
             r"|叫什么|名称是|称为什么|被(?:评为|命名为|授予)什么|获得了?什么|(?:荣获|获评|入选)了?(?:什么|哪)"
+            r"|" + ASKS_POSITION_ZH
         ),
     ),
     ("list", re.compile(r"哪些|哪几|分别是|分别为|包括什么|有什么")),
@@ -146,6 +158,7 @@ _AFTER_HEAD = (
     r"|came|went|leads|heads|runs)\b|\s*[?,])"
 )
 _EN_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("title", re.compile(ASKS_POSITION_EN, re.I)),  # 'What position does X hold?': no rank
     (
         "rank",
         re.compile(

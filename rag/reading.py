@@ -29,7 +29,7 @@ from functools import lru_cache
 from rag import attribute, english, translate
 from rag.evidence import Scored, Sentence
 from rag.ingest import bylines
-from rag.question import Question, editions, names_people
+from rag.question import ASKS_POSITION_EN, ASKS_POSITION_ZH, Question, editions, names_people
 from rag.spans import UNITS, Span, typed_spans
 from rag.text import ADMIN_LEVEL, cut_words, detect_lang, fold, match_key, person_names, tokenize
 from rag.types import ArticleMeta
@@ -491,6 +491,8 @@ def candidate_spans(q: Question, sentence: Sentence) -> list[Span]:
         # '在四川成都举行': the place right before another is the larger one it lies in.
         starts = {sp.start for sp in spans}
         spans = [sp for sp in spans if sp.end not in starts]
+    if q.type == "title" and _ASKS_POSITION.search(q.text):
+        spans = _posts(q, sentence)  # '艾勇丰担任什么职务': 丽水市市场监管局行政审批处处长
     if q.type == "person" and not spans:
         spans = _appositive_names(q, sentence.text)
     if q.type == "person":
@@ -526,6 +528,54 @@ def _ranges(spans: Sequence[Span], text: str) -> list[Span]:
 _ASKS_YEAR = re.compile(r"哪一?年|什么年份|何年|\b(?:which|what) year\b", re.I)
 # A year stated: in digits, in Chinese numerals, or counted from publication (今年, 去年…).
 _A_YEAR = re.compile("|".join((r"(?:19|20)\d{2}", "[〇零一二三四五六七八九]{4}年", *_YEAR_OFFSET)))
+
+
+_ASKS_POSITION = re.compile(f"{ASKS_POSITION_ZH}|{ASKS_POSITION_EN}", re.I)
+# A post ends in a title word: 处长, 党组书记, 代检察长, 研究员, 总经理…
+_POST_END = re.compile(
+    r"(?:长|书记|主任|委员|经理|总监|主席|院士|教授|研究员|董事|理事|会长|负责人|总裁|秘书|"
+    r"主编|总编|社长|记者|工程师|技师|专员|代表|法官|检察官)$"
+)
+
+
+def _posts(q: Question, sentence: Sentence) -> list[Span]:
+    """The title right before the name of the person the question asks about
+    (「丽水市市场监管局行政审批处处长艾勇丰介绍」): the run back to the clause start."""
+    text = sentence.text
+    names = [e for e in q.entities if len(e) >= 2 and e in text]
+    if q.lang == "en":
+        asked = re.sub(r"[^a-z]", "", q.text.lower())
+        names = [
+            text[a:b]
+            for a, b, tag in sentence.tags
+            if tag == "PER" and len(english.romanised(text[a:b])) >= 4
+            and english.romanised(text[a:b]) in asked
+        ]  # fmt: skip
+    out: list[Span] = []
+    for name in dict.fromkeys(names):
+        end = text.index(name)
+        start = end
+        while start > 0 and not re.match(r"[\s，,。；;：:（(“”\"、》]", text[start - 1]):
+            start -= 1
+        # '党组书记、代检察长': titles joined by 、 are one post.
+        while start > 1 and text[start - 1] == "、" and _POST_END.search(text[: start - 1]):
+            start -= 1
+            while start > 0 and not re.match(r"[\s，,。；;：:（(“”\"、》]", text[start - 1]):
+                start -= 1
+        post = text[start:end]
+        if 2 <= len(post) <= 40 and _POST_END.search(post):
+            out.append(Span("title", start, end, post))
+            continue
+        # 「辛鸣, 哲学博士, …, 中共中央党校马克思主义学院副院长、教授。」: after the name.
+        at = end + len(name)
+        for m in re.finditer(r"[^,，。；;]+", text[at:]):
+            item = m.group().strip()
+            if 2 <= len(item) <= 40 and _POST_END.search(item):
+                a = at + m.start() + m.group().index(item)
+                out.append(Span("title", a, a + len(item), item))
+            if text[at + m.end() : at + m.end() + 1] in ("。", ";", "；"):
+                break
+    return out
 
 
 def _bare_place_of_level(place: str, level: re.Pattern[str]) -> bool:

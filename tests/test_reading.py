@@ -1244,3 +1244,23 @@ def test_a_figure_from_one_year_to_another() -> None:
         "9.17%"
     )
     assert answer("丽水2021年在册市场主体增长率是多少？", growth) == "4.94%"
+
+
+def test_a_post_is_read_from_the_title_next_to_the_name() -> None:
+    q = "介绍丽水驿站建设情况的艾勇丰，担任的是什么职务？"
+    assert analyse(q).type == "title"
+    said = "丽水市市场监管局行政审批处处长艾勇丰介绍,丽水在全市域推进共富驿站建设。"
+    assert answer(q, said) == "丽水市市场监管局行政审批处处长"
+    acting = "5月16日，台州市人民检察院党组书记、代检察长周晓杨在台州市第一中学说。"
+    assert answer("周晓杨在台州市检察院担任什么职务？", acting) == (
+        "台州市人民检察院党组书记、代检察长"
+    )
+    author = "辛鸣, 哲学博士, 中共中央党校马克思主义学院副院长、教授。"
+    assert (
+        answer("辛鸣在中央党校担任什么职务？", author) == "中共中央党校马克思主义学院副院长、教授"
+    )
+    # A port's position is its rank.
+    assert analyse("Among the world's ports, what position does Zhoushan Port hold?").type == (
+        "rank"
+    )
+    assert analyse("What position does Ai Yongfeng hold?").type == "title"
