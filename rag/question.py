@@ -352,7 +352,7 @@ ROLES_EN = {
     "party secretary": "书记", "secretary": "书记|秘书长",
     "director": "主任|总监|局长|所长|处长|院长|主管", "dean": "院长",
     "principal": "校长", "editor-in-chief": "总编|主编", "publisher": "社长",
-    "head": "负责人|局长|主任|站长|所长|院长|处长|书记", "manager": "经理",
+    "head": "负责人|局长|主任|站长|所长|院长|处长|书记|部长|馆长|校长|厂长|科长|行长|团长", "manager": "经理",
 }  # fmt: skip
 _ZH_UNIT = re.compile(
     r"(?:多少|几)(万亿元|亿元|万元|元|万亿|亿|万|钱|个|位|家|人次|人|名|项|卷|件|亩|公顷|吨|次|"
@@ -597,7 +597,7 @@ def asked_roles(text: str, lang: Lang) -> tuple[str, ...]:
     found = [
         zh
         for en, alternatives in ROLES_EN.items()
-        if re.search(rf"\b{re.escape(en)}\b", lower)
+        if re.search(rf"\b{re.escape(en)}s?\b", lower)  # 'Who heads…'
         for zh in alternatives.split("|")
     ]
     return tuple(dict.fromkeys(r for r in found if not any(r != o and r in o for o in found)))
@@ -738,6 +738,12 @@ _EN_MEASURED = (
     (r"budget", "预算"),
     (r"subsid(?:y|ies)", "补贴|补助|奖补|资助|补"),
     (r"interest rate", "利率|利息|息"),
+    (r"(?<!-)invest(?:s|ed|ing|ment|ments)?", "投"),  # not 'foreign-invested'
+    (r"fiscal revenue", "财政|税"),
+    (r"sales|turnover", "销|营收|营业|交易|成交"),
+    (r"(?:production |annual )?capacity", "产能|装机|年产|容量|能力"),
+    (r"visitors|tourists|tourist arrivals", "游客|客|人次|接待"),
+    (r"patents?", "专利"),
     # A share of a whole (占…比重), not a growth ('by what percentage did … fall').
     (
         r"(?:what|which) (?:share|proportion)|(?:what|which) percentage of|account(?:s|ed)? for",

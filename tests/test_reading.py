@@ -1264,3 +1264,15 @@ def test_a_post_is_read_from_the_title_next_to_the_name() -> None:
         "rank"
     )
     assert analyse("What position does Ai Yongfeng hold?").type == "title"
+
+
+def test_english_roles_and_measures_asked_through_a_verb() -> None:
+    assert "所长" in analyse("Who heads the Yushan police station?").roles  # 'heads'
+    foreman = "浙江鼎盛石化工程有限公司新提拔的班组长赵巍说起岱山县鱼山岛的预防中心。"
+    assert answer("Who heads the Yushan police station in Daishan County?", foreman) is None
+    minister = "舟山绿色石化基地管委会党群工作部部长陈浩鑫说。"
+    assert answer("Who heads the Party-mass work department of the base?", minister) == (
+        "Chen Haoxin"
+    )
+    assert analyse("How much did the company invest in Jiaxing?").measure_words == ("投",)
+    assert analyse("How many foreign-invested firms did Jinhua add?").measure_words == ()
