@@ -582,7 +582,8 @@ def english_constraints(asked: Question, vocab: Collection[str]) -> Question:
         thing = "|".join(sorted(translate.asked_thing(q.text))) if counts else ""
         return replace(
             q,
-            keywords=keywords,
+            # A part's own words, so its sentences can be told from the other part's.
+            keywords=keywords if q is asked else tuple(translate.to_chinese(q.text, vocab)),
             places=places,
             unmatched=unmatched,
             entities=names,

@@ -438,7 +438,7 @@ def _for_part(part: Question, whole: Question, scored: Sequence[Scored]) -> list
     """For one part of a two-part question, prefer sentences sharing that part's words."""
     if part is whole or not whole.parts:
         return list(scored)
-    words = _content_tokens(part.text)
+    words = _content_tokens(part.text) if part.lang == "zh" else _part_keywords(part, whole)
     if not words:
         return list(scored)
 
@@ -447,6 +447,12 @@ def _for_part(part: Question, whole: Question, scored: Sequence[Scored]) -> list
         return sum(len(w) for w in words if fold(w) in text) / sum(len(w) for w in words)
 
     return sorted(scored, key=lambda s: -(s.score + 0.3 * overlap(s)))
+
+
+def _part_keywords(part: Question, whole: Question) -> list[str]:
+    """An English part's Chinese keywords that the other parts do not share."""
+    others = {k for p in whole.parts if p is not part for k in p.keywords}
+    return [k for k in part.keywords if len(k) >= 2 and k not in others]
 
 
 def candidate_spans(q: Question, sentence: Sentence) -> list[Span]:

@@ -110,6 +110,21 @@ def test_an_english_question_about_a_place_the_sentence_is_not_about_is_refused(
     assert answered.answered and "8097人" in answered.citations[0].quote
 
 
+def test_each_part_of_an_english_two_part_question_reads_its_own_sentence(
+    assistant: Assistant,
+) -> None:
+    # Each part is read with its own Chinese keywords: the date of the festival, and the
+    # date the regulation took effect, from their two sentences.
+    answer = assistant.ask(
+        'Which day has Wenzhou designated as "Private Enterprise Day", and from what date has'
+        " the Wenzhou Regulation on Promoting Scientific and Technological Innovation of"
+        " Private Enterprises been in force?"
+    )
+    quotes = [c.quote for c in answer.citations]
+    assert answer.answered and len(quotes) == 2
+    assert "11月1日" in quotes[0] and "5月1日" in quotes[1]
+
+
 def test_which_reporter_wrote_an_article_is_answered_from_its_byline(
     assistant: Assistant,
 ) -> None:
