@@ -350,7 +350,7 @@ ROLES_EN = {
     "president": "总裁|院长|校长|会长|主席", "founder": "创始人", "mayor": "市长",
     "vice mayor": "副市长", "deputy mayor": "副市长", "county head": "县长", "governor": "省长",
     "party secretary": "书记", "secretary": "书记|秘书长",
-    "director": "主任|总监|局长|所长|处长|院长|主管", "dean": "院长",
+    "director": "主任|总监|局长|所长|处长|院长|主管|厅长", "dean": "院长",
     "principal": "校长", "editor-in-chief": "总编|主编", "publisher": "社长",
     "head": "负责人|局长|主任|站长|所长|院长|处长|书记|部长|馆长|校长|厂长|科长|行长|团长", "manager": "经理",
 }  # fmt: skip
@@ -548,7 +548,7 @@ def asked_unit(text: str, lang: Lang, qtype: AnswerType | None) -> str | None:
             )
         m2 = re.search(
             r"\b(?:which|what) (county|city|district|town|township|village|province|subdistrict|community)\b",
-            text,
+            re.sub(r"county-level city", "city", text, flags=re.I),  # a 县级市 is a 市
             re.I,
         )
         return _EN_PLACE_LEVEL[m2.group(1).lower()] if m2 else None

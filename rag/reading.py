@@ -648,6 +648,10 @@ def satisfies(q: Question, sentence: Sentence) -> bool:
         return False
     if not _names_entities(q, sentence):
         return False
+    asked_grades = set(_GRADE.findall(fold(q.text)))
+    stated_grades = set(_GRADE.findall(text))
+    if asked_grades and stated_grades and not asked_grades & stated_grades:
+        return False  # '哪一年被评为国家4A级景区': not the year its 5A bid began
     if q.editions and not _edition_ok(q.editions, text, context):
         return False  # '第四届中国质量大会' is not answered by 第五届's sentence
     if q.thing and not any(w in context for w in q.thing.split("|")):
@@ -678,6 +682,9 @@ def _level(place: str) -> str | None:
     """市 of 杭州市 or of 杭州 (the dictionary's level for a name without its suffix)."""
     m = re.search(r"(省|市|县|区|镇|乡|村)$", place)
     return m.group(1) if m else translate.place_level(place)
+
+
+_GRADE = re.compile(r"(?<![A-Za-z0-9])([1-5])a(?:级|\b|-level)", re.I)  # 国家5A级, a 4A-level area
 
 
 def _edition_ok(asked: Sequence[str], text: str, context: str) -> bool:

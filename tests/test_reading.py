@@ -1276,3 +1276,11 @@ def test_english_roles_and_measures_asked_through_a_verb() -> None:
     )
     assert analyse("How much did the company invest in Jiaxing?").measure_words == ("投",)
     assert analyse("How many foreign-invested firms did Jinhua add?").measure_words == ()
+
+
+def test_a_grade_asked_for_and_a_county_level_city() -> None:
+    bid = sentence("2017年，云和县启动云和梯田创建国家5A级旅游景区工作。")
+    assert not satisfies(analyse("云和梯田是在哪一年被评为国家4A级旅游景区的？"), bid)
+    assert satisfies(analyse("云和梯田是在哪一年启动创建国家5A级景区的？"), bid)
+    q = analyse("In which county-level city is Ningbo Jianxin Superconducting based?")
+    assert q.type == "place" and q.unit == "市"
