@@ -235,7 +235,7 @@ _EN_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "number",
         re.compile(
-            r"\bhow (?:many|much|long|big|large|far|high)\b|\bwhat (?:(?:was|is|were|are|will be) )?(?:the )?(?:[\w'-]+ ){0,3}(?:number|amount|total|value|volume|size|area|output|revenue|figure|investment|balance|capacity|scale|turnover|income|budget|population|length|height|distance|price|cost|fee|salary|wage|rent|subsidy|gdp|profit|sales)\b",
+            r"\bhow (?:many|much|long|big|large|far|high)\b|\bwhat (?:(?:was|is|were|are|will be) )?(?:the )?(?:[\w'-]+ ){0,5}(?:number|amount|total|value|volume|size|area|output|revenue|figure|investment|balance|capacity|scale|turnover|income|budget|population|length|height|distance|price|cost|fee|salary|wage|rent|subsidy|gdp|profit|sales)\b",
             re.I,
         ),
     ),

@@ -1231,6 +1231,8 @@ def test_english_types_named_after_a_modifier_and_more_place_levels() -> None:
     community = analyse("In which community of Datang Subdistrict was the group founded?")
     assert community.type == "place" and community.unit == "社区"
     assert analyse("What was the R&D spending intensity of Qiantang in 2023?").type == "percent"
+    long_name = "What was Zhejiang's above-designated-size industrial added value in 2021?"
+    assert analyse(long_name).type == "number"  # four words before 'value'
     founded = (
         "针对网络诈骗,大唐街道开展反诈工作,去年,外来建设者集中的雍平社区发起成立“老乡反诈团”。"
     )
