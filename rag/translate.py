@@ -159,6 +159,8 @@ def named_things(question: str, vocabulary: Collection[str]) -> list[frozenset[s
     romanised = _names(vocabulary)
     out: list[frozenset[str]] = []
     for m in _NAMED.finditer(question):
+        if re.match(r"['’][a-z]", question[m.end() : m.end() + 2]):
+            continue  # 'Gu'ao': a pinyin name split by its syllable mark, not 'Gu' (古县)
         words = m.group().replace("-", " ").split()
         i = 0
         while i < len(words):
