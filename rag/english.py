@@ -29,7 +29,7 @@ _UNIT_EN = {
     "小时": "hours", "分钟": "minutes", "千瓦": "kW", "千瓦时": "kWh", "兆瓦": "MW",
     "标箱": "TEU", "届": "sessions", "期": "", "位": "", "处": "sites", "月": "months",
     "个月": "months", "周": "weeks", "秒": "seconds", "立方米": "m³", "公斤": "kg", "千克": "kg",
-    "个工作日": "working days", "工作日": "working days",
+    "个工作日": "working days", "工作日": "working days", "大": "",
 }  # fmt: skip
 _PER_EN = {
     "秒": "second", "分钟": "minute", "小时": "hour", "天": "day", "日": "day", "月": "month",

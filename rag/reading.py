@@ -460,7 +460,24 @@ def candidate_spans(q: Question, sentence: Sentence) -> list[Span]:
     spans = typed_spans(sentence.text, sentence.tags, q.type)
     if q.type == "number" and q.unit:
         unit = re.compile(rf"(?:{q.unit})")
-        spans = [sp for sp in spans if unit.search(fold(sp.text))]
+        # '多少个联络站' is counted as 5大民生主题移动联络站 too: N大 counts kinds of a thing.
+        counts = "个" in q.unit and q.lang == "zh"
+        spans = [
+            sp
+            for sp in spans
+            if (counts and fold(sp.text).endswith("大"))
+            or (unit.search(fold(sp.text)) and not fold(sp.text).endswith("大"))
+        ]
+    if q.type == "number":
+        # '第3大城市' ranks; an English count is of things, not of kinds ('九大行业').
+        text = sentence.text
+        spans = [
+            sp
+            for sp in spans
+            if not (
+                sp.text.endswith("大") and (q.lang == "en" or text[sp.start - 1 : sp.start] == "第")
+            )
+        ]
     if q.type == "number" and not q.unit and q.attribute:
         # '研发投入强度是多少': a figure bound by name to what is asked may be a share
         # (投入强度达到5.16%), whatever the question word.

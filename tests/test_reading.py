@@ -1287,3 +1287,12 @@ def test_a_grade_asked_for_and_a_county_level_city() -> None:
     assert satisfies(analyse("云和梯田是在哪一年启动创建国家5A级景区的？"), bid)
     q = analyse("In which county-level city is Ningbo Jianxin Superconducting based?")
     assert q.type == "place" and q.unit == "市"
+
+
+def test_n_da_counts_kinds_of_a_thing_in_chinese() -> None:
+    stations = "澉浦镇人大设置了交通、工业、农业、旅游、文化等5大民生主题移动联络站。"
+    assert answer("澉浦镇人大一共设了多少个民生主题的移动联络站？", stations) == "5大"
+    both = "在钢铁、火电等九大行业,澉浦镇615个建设项目开展碳评。"
+    assert answer(
+        "How many construction projects in Ganpu carried out a carbon assessment?", both
+    ) == ("615")
