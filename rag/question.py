@@ -163,7 +163,10 @@ _EN_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
         "rank",
         re.compile(
             r"\bwhat (?:rank|position|place)\b|\brank(?:ed|ing|s)?\b|\bwhich place\b.*\brank"
-            r"|\bwhere (?:did|does|do|will)\b.{0,80}\b(?:finish|rank|place|come|stand)\b",
+            r"|\bwhere (?:did|does|do|will)\b.{0,80}\b(?:finish|rank|place|come|stand)\b"
+            # 'Jiaxing became which city in Zhejiang to pass…': the subject is given, its
+            # place in the order is asked (全省第二个).
+            r"|\b(?:became|becomes|become|is|was) which\b.{0,60}\bto\b",
             re.I,
         ),
     ),

@@ -1232,6 +1232,8 @@ def test_english_types_named_after_a_modifier_and_more_place_levels() -> None:
     community = analyse("In which community of Datang Subdistrict was the group founded?")
     assert community.type == "place" and community.unit == "社区"
     assert analyse("What was the R&D spending intensity of Qiantang in 2023?").type == "percent"
+    became = "Jiaxing became which city in Zhejiang to pass the 100-billion mark?"
+    assert analyse(became).type == "rank"  # 全省第二个: its place in the order
     long_name = "What was Zhejiang's above-designated-size industrial added value in 2021?"
     assert analyse(long_name).type == "number"  # four words before 'value'
     founded = (
