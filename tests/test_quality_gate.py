@@ -26,20 +26,20 @@ from rag.evals.run import (
 
 pytestmark = pytest.mark.slow
 
-# Measured on the demo index (the 483 items of the held-out test split of evals/gold/, 400/1
-# chunks; 151 of them from blind sets nobody tuned on) with `rag eval --split test` (the same
+# Measured on the demo index (the 601 items of the held-out test split of evals/gold/, 400/1
+# chunks; 269 of them from blind sets nobody tuned on) with `rag eval --split test` (the same
 # evaluate / retrieval_summary / answer_summary calls as this gate), 2026-12-04: hybrid hit@5
-# 94.6, MRR 89.1, zh hit@5 95.3, en 93.7; extractive key facts 79.5, citation precision 83.7,
-# refusal recall 67.3, false refusals 8.6, short answers exact 58.1. Only the test split is
+# 94.1, MRR 88.4, zh hit@5 95.2, en 92.7; extractive key facts 79.4, citation precision 83.1,
+# refusal recall 68.7, false refusals 8.6, short answers exact 62.0. Only the test split is
 # evaluated (on all items the gate ran past its timeout on a busy machine), so the floors
-# are set from the test split's figures, about 1.5-2.5 points under them.
+# are set from the test split's figures, about 1.5-2.5 points under them (en hit@5: 0.7).
 MIN_HYBRID = {"hit@5": 0.93, "mrr@10": 0.87}
 MIN_HYBRID_BY_LANG = {"zh": 0.93, "en": 0.92}  # hit@5
 MIN_KEY_FACT_RECALL = 0.775
-MIN_CITATION_PRECISION = 0.815
-MIN_REFUSAL_RECALL = 0.65
+MIN_CITATION_PRECISION = 0.81
+MIN_REFUSAL_RECALL = 0.665
 MAX_FALSE_REFUSALS = 0.105
-MIN_SHORT_EXACT = 0.56
+MIN_SHORT_EXACT = 0.60
 SINGLE_METHODS = ("keyword", "dense-chunk", "dense")
 
 
