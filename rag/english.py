@@ -142,6 +142,7 @@ def _amount(text: str) -> str | None:
         return None
     value *= _MAGNITUDE.get(magnitude or "", 1)
     per = re.fullmatch(r"(.+)/(.+)", unit)
+    unit_en: str | None
     if per and per.group(1) in _UNIT_EN and per.group(2) in _PER_EN:
         # '200立方米/秒' -> '200 m³ per second'
         unit_en = f"{_UNIT_EN[per.group(1)] or per.group(1)} per {_PER_EN[per.group(2)]}"
