@@ -563,7 +563,8 @@ _POST_END = re.compile(
 
 def _posts(q: Question, sentence: Sentence) -> list[Span]:
     """The title right before the name of the person the question asks about
-    (「丽水市市场监管局行政审批处处长艾勇丰介绍」): the run back to the clause start."""
+    (「丽水市市场监管局行政审批处处长艾勇丰介绍」: the run back to the clause start), or,
+    when none is, the titles listed after the name up to the sentence's end."""
     text = sentence.text
     names = [e for e in q.entities if len(e) >= 2 and e in text]
     if q.lang == "en":
