@@ -481,6 +481,9 @@ class Question:
     # The editions the question names ('第四届' / 'the 4th China Quality Conference' ->
     # "4"): a sentence of another edition (第五届) does not answer.
     editions: tuple[str, ...] = ()
+    # The grades of scenic area the question names ('国家4A级' -> "4"): a sentence of another
+    # grade (5A) does not answer.
+    grades: tuple[str, ...] = ()
 
     @property
     def typed(self) -> bool:
@@ -711,6 +714,7 @@ def _analyse_one(text: str, tokens: tuple[tuple[int, int, str], ...] | None) -> 
         attribute=_attribute(text, toks) if lang == "zh" and qtype in _MEASURED else (),
         measure_words=_measure_words(folded) if lang == "en" and qtype in _MEASURED else (),
         editions=editions(folded if lang == "zh" else text, lang) if qtype != "rank" else (),
+        grades=grades(folded),
     )
     if q.type == "number" and lang == "zh" and q.attribute and _RATE.search(q.attribute[0]):
         # '自用率达到多少': a rate is a percentage, whatever the question word.
@@ -773,6 +777,14 @@ _EDITION_EN = re.compile(
     r"\b(\d{1,3})(?:st|nd|rd|th)\s+(?=[A-Z]|edition|session)|"
     rf"\b({'|'.join(_EN_ORDINALS)})\s+(?=[A-Z]|edition|session)",
 )
+
+
+_GRADE = re.compile(r"(?<![A-Za-z0-9])([1-5])a(?:级|\b|-level)", re.I)  # 国家5A级, a 4A-level area
+
+
+def grades(text: str) -> tuple[str, ...]:
+    """The grades (国家5A级, a 4A-level area) the text states, as digits."""
+    return tuple(dict.fromkeys(_GRADE.findall(text)))
 
 
 def editions(text: str, lang: Lang) -> tuple[str, ...]:

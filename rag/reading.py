@@ -29,7 +29,14 @@ from functools import lru_cache
 from rag import attribute, english, translate
 from rag.evidence import Scored, Sentence
 from rag.ingest import bylines
-from rag.question import ASKS_POSITION_EN, ASKS_POSITION_ZH, Question, editions, names_people
+from rag.question import (
+    ASKS_POSITION_EN,
+    ASKS_POSITION_ZH,
+    Question,
+    editions,
+    grades,
+    names_people,
+)
 from rag.spans import UNITS, Span, typed_spans
 from rag.text import ADMIN_LEVEL, cut_words, detect_lang, fold, match_key, person_names, tokenize
 from rag.types import ArticleMeta
@@ -458,26 +465,19 @@ def _part_keywords(part: Question, whole: Question) -> list[str]:
 def candidate_spans(q: Question, sentence: Sentence) -> list[Span]:
     assert q.type is not None
     spans = typed_spans(sentence.text, sentence.tags, q.type)
-    if q.type == "number" and q.unit:
-        unit = re.compile(rf"(?:{q.unit})")
-        # '多少个联络站' is counted as 5大民生主题移动联络站 too: N大 counts kinds of a thing.
-        counts = "个" in q.unit and q.lang == "zh"
-        spans = [
-            sp
-            for sp in spans
-            if (counts and fold(sp.text).endswith("大"))
-            or (unit.search(fold(sp.text)) and not fold(sp.text).endswith("大"))
-        ]
     if q.type == "number":
-        # '第3大城市' ranks; an English count is of things, not of kinds ('九大行业').
+        # 'N大' (5大民生主题移动联络站) counts kinds of a thing: an answer to a Chinese count
+        # in 个 or of no unit; never a rank's 第3大, nor an English count ('九大行业').
+        kinds = q.lang == "zh" and (not q.unit or "个" in q.unit)
         text = sentence.text
         spans = [
             sp
             for sp in spans
-            if not (
-                sp.text.endswith("大") and (q.lang == "en" or text[sp.start - 1 : sp.start] == "第")
-            )
+            if not sp.text.endswith("大") or (kinds and text[sp.start - 1 : sp.start] != "第")
         ]
+    if q.type == "number" and q.unit:
+        unit = re.compile(rf"(?:{q.unit})")
+        spans = [sp for sp in spans if sp.text.endswith("大") or unit.search(fold(sp.text))]
     if q.type == "number" and not q.unit and q.attribute:
         # '研发投入强度是多少': a figure bound by name to what is asked may be a share
         # (投入强度达到5.16%), whatever the question word.
@@ -578,14 +578,10 @@ def _posts(q: Question, sentence: Sentence) -> list[Span]:
     out: list[Span] = []
     for name in dict.fromkeys(names):
         end = text.index(name)
-        start = end
-        while start > 0 and not re.match(r"[\s，,。；;：:（(“”\"、》]", text[start - 1]):
-            start -= 1
+        start = _run_start(text, end)
         # '党组书记、代检察长': titles joined by 、 are one post.
         while start > 1 and text[start - 1] == "、" and _POST_END.search(text[: start - 1]):
-            start -= 1
-            while start > 0 and not re.match(r"[\s，,。；;：:（(“”\"、》]", text[start - 1]):
-                start -= 1
+            start = _run_start(text, start - 1)
         post = text[start:end]
         if 2 <= len(post) <= 40 and _POST_END.search(post):
             out.append(Span("title", start, end, post))
@@ -600,6 +596,14 @@ def _posts(q: Question, sentence: Sentence) -> list[Span]:
             if text[at + m.end() : at + m.end() + 1] in ("。", ";", "；"):
                 break
     return out
+
+
+def _run_start(text: str, end: int) -> int:
+    """Where the run of text ending at `end` starts: after the last delimiter before it."""
+    start = end
+    while start > 0 and not re.match(r"[\s，,。；;：:（(“”\"、》]", text[start - 1]):
+        start -= 1
+    return start
 
 
 def _bare_place_of_level(place: str, level: re.Pattern[str]) -> bool:
@@ -666,9 +670,8 @@ def satisfies(q: Question, sentence: Sentence) -> bool:
         return False
     if not _names_entities(q, sentence):
         return False
-    asked_grades = set(_GRADE.findall(fold(q.text)))
-    stated_grades = set(_GRADE.findall(text))
-    if asked_grades and stated_grades and not asked_grades & stated_grades:
+    stated_grades = set(grades(text))
+    if q.grades and stated_grades and not set(q.grades) & stated_grades:
         return False  # '哪一年被评为国家4A级景区': not the year its 5A bid began
     if q.editions and not _edition_ok(q.editions, text, context):
         return False  # '第四届中国质量大会' is not answered by 第五届's sentence
@@ -700,9 +703,6 @@ def _level(place: str) -> str | None:
     """市 of 杭州市 or of 杭州 (the dictionary's level for a name without its suffix)."""
     m = re.search(r"(省|市|县|区|镇|乡|村)$", place)
     return m.group(1) if m else translate.place_level(place)
-
-
-_GRADE = re.compile(r"(?<![A-Za-z0-9])([1-5])a(?:级|\b|-level)", re.I)  # 国家5A级, a 4A-level area
 
 
 def _edition_ok(asked: Sequence[str], text: str, context: str) -> bool:

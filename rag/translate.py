@@ -36,6 +36,15 @@ def _stem(word: str) -> str:
     return word
 
 
+def _words(text: str) -> list[str]:
+    """The content words of English text, lower-cased and stemmed."""
+    return [_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP]
+
+
+# What a gloss says about a word rather than what it means: '(of a person)', '[zhi1]'.
+_GLOSS_NOTES = re.compile(r"\([^)]*\)|\[[^]]*\]")
+
+
 @cache
 def _entries() -> list[dict[str, Any]]:
     """CC-CEDICT's entries, parsed once for every table below."""
@@ -53,8 +62,7 @@ def _reverse() -> dict[str, frozenset[str]]:
         if len(chinese) < 2:
             continue  # single characters gloss everything
         for gloss in entry["definitions"]:
-            gloss = re.sub(r"\([^)]*\)|\[[^]]*\]", " ", gloss.lower())
-            words = [_stem(w) for w in _WORD.findall(gloss) if w not in _STOP]
+            words = _words(_GLOSS_NOTES.sub(" ", gloss))
             if not words or len(words) > _MAX_GLOSS_WORDS:
                 continue
             out[" ".join(words)].add(chinese)
@@ -231,7 +239,7 @@ def asked_thing(question: str) -> frozenset[str]:
     )
     if not m:
         return frozenset()
-    words = [_stem(w) for w in _WORD.findall(m.group(1).lower()) if w not in _STOP]
+    words = _words(m.group(1))
     if not words or words[-1] in _GENERIC_THING or words[-1] in _ADMIN_WORDS:
         return frozenset()  # 'the full name of…' asks for a name, whatever it is
     with _lock:
@@ -254,10 +262,7 @@ def _glossed() -> dict[str, frozenset[str]]:
     out: dict[str, set[str]] = defaultdict(set)
     for entry in _entries():
         for gloss in entry["definitions"]:
-            gloss = re.sub(r"\([^)]*\)|\[[^]]*\]", " ", gloss.lower())
-            out[entry["simplified"]].update(
-                _stem(w) for w in _WORD.findall(gloss) if w not in _STOP
-            )
+            out[entry["simplified"]].update(_words(_GLOSS_NOTES.sub(" ", gloss)))
     return {k: frozenset(v) for k, v in out.items()}
 
 
@@ -291,7 +296,7 @@ def glosses_question(word: str, question: str) -> bool:
 
 @lru_cache(maxsize=64)
 def _question_words(question: str) -> frozenset[str]:
-    return frozenset(_stem(w) for w in _WORD.findall(question.lower()) if w not in _STOP)
+    return frozenset(_words(question))
 
 
 def asked_kind(question: str) -> tuple[str, frozenset[str]]:
@@ -381,7 +386,7 @@ def english_terms(question: str) -> list[str]:
     """Content words and adjacent pairs of an English question, stemmed; a hyphenated
     word also as its two words ('high-quality' -> 'high quality', 高质量)."""
     question = _ISSUE_NUMBER.sub(" ", question)  # 'No. 10' is no 'no' (不是)
-    words = [_stem(w) for w in _WORD.findall(question.lower()) if w not in _STOP]
+    words = _words(question)
     halves = [" ".join(_stem(p) for p in w.split("-")) for w in words if w.count("-") == 1]
     pairs = [f"{a} {b}" for a, b in itertools.pairwise(words)]
     # 'added value' is glossed 'value added' (增加值): a pair is tried both ways round.
